@@ -1,0 +1,51 @@
+"""A self-hosted applicant tracking system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config
+from .extensions import csrf, db, login_manager, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config.load(app.instance_path, test_config))
+    app.json.sort_keys = False  # keep the envelope and field-table order
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from .database import configure_engine
+
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    from . import models  # noqa: F401  (models register their tables)
+    from .api import bp as api_bp
+    from .web import errors, health, login
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health.bp)
+    errors.register(app)
+    login.register(app)
+
+    from .cli import register as register_cli
+
+    register_cli(app)
+    return app

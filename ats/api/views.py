@@ -1,0 +1,155 @@
+"""xapi2 routes: authenticate, parse, call the services, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from .. import fields as F
+from ..errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from ..extensions import csrf, db
+from ..services import query, records
+from ..services.auth import Actor, actor_for_token, actor_for_user
+from . import bp
+from .openapi import model_schema, openapi_document
+
+csrf.exempt(bp)  # bearer tokens need no CSRF; session writes are checked in authenticate()
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Any:
+    db.session.rollback()
+    response = jsonify(exc.body())
+    response.status_code = exc.status
+    response.headers.update(exc.headers)
+    return response
+
+
+def authenticate() -> Actor:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("use Authorization: Bearer pat_...", "invalid_request")
+        return actor_for_token(secret.strip())
+    if current_user.is_authenticated:
+        if request.method not in SAFE_METHODS:
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken"))
+            except ValidationError as exc:
+                raise Forbidden(f"CSRF check failed: {exc}") from None
+        return actor_for_user(current_user)
+    raise Unauthorized("authentication required: Authorization: Bearer pat_...")
+
+
+def _model(model: str) -> F.ModelDef:
+    mdef = F.MODELS.get(model)
+    if mdef is None:
+        raise NotFound(f"no model {model!r}; models: " + ", ".join(F.MODELS))
+    return mdef
+
+
+def _guard(model: str, action: str) -> tuple[F.ModelDef, Actor]:
+    mdef = _model(model)
+    actor = authenticate()
+    actor.require(mdef.name, action)
+    g.actor = actor
+    return mdef, actor
+
+
+def _json_body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest("the body is not valid JSON")
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object of field values")
+    return body
+
+
+
+@bp.get("/data/<model>")
+def list_objects(model: str) -> Any:
+    mdef, actor = _guard(model, "list")
+    page = query.list_records(mdef, request.args, actor)
+    return {
+        "object": "list",
+        "items": [records.serialize(o) for o in page.items],
+        "limit": page.limit,
+        "offset": page.offset,
+        "has_more": page.has_more,
+        "next_after": page.next_after,
+        "total": page.total,
+    }
+
+
+@bp.post("/data/<model>")
+def create_object(model: str) -> Any:
+    mdef, actor = _guard(model, "create")
+    obj = records.create(mdef, _json_body(), actor)
+    response = jsonify(records.serialize(obj))
+    response.status_code = 201
+    response.headers["Location"] = url_for(".get_object", model=mdef.name, obj_id=obj.id)
+    return response
+
+
+@bp.get("/data/<model>/<obj_id>")
+def get_object(model: str, obj_id: str) -> Any:
+    mdef, actor = _guard(model, "read")
+    return records.serialize(records.get(mdef, obj_id, actor))
+
+
+@bp.patch("/data/<model>/<obj_id>")
+def update_object(model: str, obj_id: str) -> Any:
+    mdef, actor = _guard(model, "update")
+    return records.serialize(records.update(mdef, obj_id, _json_body(), actor))
+
+
+@bp.delete("/data/<model>/<obj_id>")
+def delete_object(model: str, obj_id: str) -> Any:
+    mdef, actor = _guard(model, "delete")
+    cascade = records.parse_bool_arg("cascade", request.args.get("cascade"))
+    records.remove(mdef, obj_id, actor, cascade)
+    return "", 204
+
+
+@bp.post("/data/<model>/<obj_id>/archive")
+def archive_object(model: str, obj_id: str) -> Any:
+    mdef, actor = _guard(model, "update")
+    return records.serialize(records.set_archived(mdef, obj_id, True, actor))
+
+
+@bp.post("/data/<model>/<obj_id>/unarchive")
+def unarchive_object(model: str, obj_id: str) -> Any:
+    mdef, actor = _guard(model, "update")
+    return records.serialize(records.set_archived(mdef, obj_id, False, actor))
+
+
+@bp.get("/schema")
+def schema() -> Any:
+    return {"object": "schema", "models": {name: model_schema(m) for name, m in F.MODELS.items()}}
+
+
+@bp.get("/schema/<model>")
+def schema_one(model: str) -> Any:
+    return model_schema(_model(model))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return openapi_document(request.host_url.rstrip("/"))
+

@@ -1,0 +1,74 @@
+"""Operator commands: ``flask --app app users ...`` and ``flask --app app tokens ...``.
+
+``flask --app app db upgrade`` comes from Flask-Migrate.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .errors import ApiError
+from .services import auth
+
+users = AppGroup("users", help="Manage user accounts.")
+tokens = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _fail(exc: ApiError) -> None:
+    raise click.ClickException(exc.message)
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Login e-mail address.")
+@click.option("--password", required=True, help="At least 8 characters.")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "recruiter", "interviewer"]),
+    default=None,
+    help="Role (default recruiter; --admin means admin).",
+)
+def create_user(email: str, password: str, name: str | None, admin: bool, role: str | None) -> None:
+    """Create a user who can log in and own API tokens."""
+    try:
+        user = auth.create_user(email, password, name, "admin" if admin else role or "recruiter")
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"created {user.role} {user.email} ({user.id})")
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="The user the token acts for.")
+@click.option("--scopes", required=True, help='Comma-separated, e.g. "job:read,job:list" or "*".')
+@click.option("--name", default=None, help="What the token is for.")
+@click.option("--expires-days", type=click.IntRange(min=1), default=None, help="Lifetime in days.")
+def create_token(email: str, scopes: str, name: str | None, expires_days: int | None) -> None:
+    """Create a personal access token; it is printed once, as the last line."""
+    user = auth.find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with the e-mail {email}")
+    try:
+        token, secret = auth.create_token(user, auth.parse_scopes(scopes), name, expires_days)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"token {token.id} for {user.email}, scopes {','.join(token.scopes)}", err=True)
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def revoke_token(token_id: str) -> None:
+    """Revoke a token by its id (tok_...); it stops working at once."""
+    try:
+        token = auth.revoke_token(token_id)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"revoked {token.id}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(tokens)

@@ -1,0 +1,56 @@
+"""Settings: defaults under the instance folder, overridden by the environment.
+
+| variable | default |
+|---|---|
+| ATS_DATABASE_URL | sqlite:///<instance>/ats.sqlite3 |
+| ATS_SECRET_KEY | generated once, kept in <instance>/secret_key |
+| ATS_DATA_DIR | <instance> (uploaded files) |
+| ATS_MAX_JSON_BYTES | 8 MiB |
+| ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024
+
+
+def _secret_key(instance: Path) -> str:
+    """Generated once per install, so sessions survive restarts and workers agree."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race; use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    env = os.environ
+    overrides = overrides or {}
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": env.get("ATS_DATABASE_URL")
+        or f"sqlite:///{instance / 'ats.sqlite3'}",
+        "DATA_DIR": env.get("ATS_DATA_DIR") or str(instance),
+        "MAX_CONTENT_LENGTH": int(env.get("ATS_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+        "SQLITE_BUSY_TIMEOUT_MS": int(env.get("ATS_SQLITE_BUSY_TIMEOUT_MS", 10000)),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+    }
+    config.update(overrides)
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = env.get("ATS_SECRET_KEY") or _secret_key(instance)
+    return config

@@ -1,0 +1,68 @@
+"""Database engine behaviour and the write-transaction helper.
+
+SQLite: WAL (readers never block the writer), ``synchronous=FULL`` (a committed
+row survives a power cut), foreign keys, and a busy timeout. pysqlite's own
+transaction handling is switched off so that we emit ``BEGIN`` ourselves
+(SQLAlchemy's documented recipe): write transactions start with
+``BEGIN IMMEDIATE``, because a deferred transaction that later upgrades from
+read to write fails at once with "database is locked" instead of waiting.
+Reads keep a plain deferred ``BEGIN`` so they never take the write lock.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write", default=False)
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Run the block in one write transaction, committed at the end or rolled back.
+
+    Any read transaction still open in the session is ended first, so the write
+    transaction begins fresh (``BEGIN IMMEDIATE`` on SQLite) and every check
+    made inside it sees the same data the write is based on.
+    """
+    if _write_intent.get():  # already inside a write transaction: join it
+        yield
+        return
+    session = db.session()  # the request's Session, not the scoped proxy
+    if session.in_transaction():
+        session.commit()
+    token = _write_intent.set(True)
+    try:
+        session.connection()  # begin now, while the intent is set
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_intent.reset(token)

@@ -1,0 +1,80 @@
+"""The one error shape every JSON answer uses, and the exceptions that carry it.
+
+``{"error": "<code>", "message": "<for people>", "fields": {...}}``: ``fields``
+only where single fields are at fault, in the ``{field: message}`` shape that
+WTForms uses, so a form and the API say the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None, **extra: Any) -> dict:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    body.update(extra)
+    return body
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict:
+        return error_body(self.code, self.message, self.fields, **self.extra)
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class ValidationFailed(ApiError):
+    status, code = 400, "validation_failed"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        names = ", ".join(sorted(fields))
+        super().__init__(f"invalid value for {names}", fields)
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str, bearer_error: str | None = None) -> None:
+        challenge = 'Bearer realm="xapi2"'
+        if bearer_error:
+            challenge += f', error="{bearer_error}"'
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+    def __init__(self) -> None:
+        super().__init__("send the body as Content-Type: application/json")

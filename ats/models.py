@@ -1,0 +1,204 @@
+"""SQLAlchemy models.
+
+The seven xapi2 models are built from their field tables in ``ats.fields``:
+one real column per field, an index for every filter and sort key (sort
+indexes end in ``id``, the tie-breaker), and the uniqueness rules as database
+constraints. Users and API tokens are ordinary declared models.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import fields as F
+from .extensions import db
+
+ID_LENGTH = 40
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what every DateTime column stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _column_type(f: F.Field) -> Any:
+    if f.type in (F.STRING, F.EMAIL, F.URL):
+        return Text() if (f.max_length or 0) > 4000 else String(f.max_length)
+    if f.type == F.ENUM:
+        return String(max(len(c) for c in f.choices))
+    if f.type == F.REF:
+        return String(ID_LENGTH)
+    return {
+        F.NUMBER: Float(),
+        F.INTEGER: Integer(),
+        F.BOOL: Boolean(),
+        F.TAGS: JSON(),
+        F.LIST: JSON(),
+        F.DATETIME: DateTime(),
+        F.DATE: Date(),
+    }[f.type]
+
+
+def _index_columns(mdef: F.ModelDef) -> list[tuple[str, ...]]:
+    """Every filter and sort key gets an index; drop those another one starts with."""
+    wanted: list[tuple[str, ...]] = [("owned_by",), ("created_by",), ("is_archived",)]
+    if not mdef.has_status_field:
+        wanted.append(("row_status",))
+    for key in mdef.filters:
+        f = mdef[key]
+        # list fields are indexed in field_member; case-insensitive ones via their *_key column
+        if key not in mdef.member_fields and f.type not in (F.TAGS, F.LIST) and not f.unique_ci:
+            wanted.append((key,))
+    for key in (*mdef.sorts, *F.ENVELOPE_SORTS):
+        wanted.append((key, "id"))
+    wanted.extend(ix.columns for ix in mdef.indexes)
+    result: list[tuple[str, ...]] = []
+    for cols in wanted:
+        if cols in result:
+            continue
+        if any(other[: len(cols)] == cols and other != cols for other in wanted):
+            continue
+        result.append(cols)
+    return result
+
+
+class RecordMixin:
+    """Envelope columns (spec section 3) shared by every xapi2 model."""
+
+    __model_def__: F.ModelDef
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    row_status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    owned_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+def _build(class_name: str, mdef: F.ModelDef, **extra: Any) -> Any:
+    ns: dict[str, Any] = {"__tablename__": mdef.name, "__model_def__": mdef}
+    for f in mdef.fields:
+        fk = (ForeignKey(f"{f.ref}.id"),) if f.type == F.REF else ()
+        nullable = not (f.required or f.default is not None)
+        ns[f.name] = mapped_column(
+            f.name,
+            _column_type(f),
+            *fk,
+            nullable=nullable,
+            default=f.default if f.default is not None else None,
+            unique=f.unique or None,
+        )
+    args: list[Any] = [Index(None, *cols) for cols in _index_columns(mdef)]
+    ns.update(extra)
+    args.extend(ns.pop("__extra_args__", ()))
+    ns["__table_args__"] = tuple(args)
+    return type(class_name, (RecordMixin, db.Model), ns)
+
+
+Job = _build("Job", F.JOB)
+Candidate = _build(
+    "Candidate",
+    F.CANDIDATE,
+    # lower-cased e-mail: the case-insensitive uniqueness rule, enforced by the database
+    email_key=mapped_column(String(320), unique=True),
+)
+Source = _build("Source", F.SOURCE)
+Application = _build(
+    "Application",
+    F.APPLICATION,
+    __extra_args__=(UniqueConstraint("job_id", "candidate_id"),),
+)
+Interview = _build("Interview", F.INTERVIEW)
+ApplicationNote = _build("ApplicationNote", F.APPLICATION_NOTE)
+CompanyProfile = _build(
+    "CompanyProfile",
+    F.COMPANY_PROFILE,
+    # always 1: a unique column that makes a second row impossible, even in a race
+    singleton=mapped_column(Integer, default=1, nullable=False, unique=True),
+)
+
+RECORDS: dict[str, Any] = {
+    "job": Job,
+    "application": Application,
+    "interview": Interview,
+    "application_note": ApplicationNote,
+    "company_profile": CompanyProfile,
+    "candidate": Candidate,
+    "source": Source,
+}
+
+
+class FieldMember(db.Model):
+    """One item of a list field (tags, team_ids, interviewer_ids), so that
+    "contains" filters are an indexed lookup instead of a scan of JSON."""
+
+    __tablename__ = "field_member"
+    model: Mapped[str] = mapped_column(String(32), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(F.TAG_MAX_LENGTH), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, index=True)
+
+
+ROLES = ("admin", "recruiter", "interviewer")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="recruiter")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A personal access token. Only its SHA-256 is stored: the token is 256
+    random bits, so a fast hash is as safe as a slow one and keeps lookups cheap."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id"), nullable=False, index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    hint: Mapped[str] = mapped_column(String(16), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,171 @@
+"""Who is asking, and what they may do: users, API tokens and scopes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from .. import fields as F
+from ..database import writing
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from ..extensions import db
+from ..ids import new_id
+from ..models import ROLES, ApiToken, User, utcnow
+
+TOKEN_PREFIX = "pat_"
+# Recording last_used_at on every call would make every read a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# What each role may do at most; a token's scopes are cut down to its user's role.
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "admin": ("*",),
+    "recruiter": tuple(f"{m}:*" for m in F.MODELS if m != "company_profile")
+    + ("company_profile:read", "company_profile:list"),
+    "interviewer": ("*:read", "*:list", "application_note:*"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user behind a request, with the scopes this request carries."""
+
+    user_id: str
+    role: str
+    scopes: tuple[str, ...]
+
+    def allows(self, model: str, action: str) -> bool:
+        return scope_allows(self.scopes, model, action) and scope_allows(
+            ROLE_SCOPES.get(self.role, ()), model, action
+        )
+
+    def require(self, model: str, action: str) -> None:
+        if not self.allows(model, action):
+            raise Forbidden(
+                f"this token lacks the scope {model}:{action}", missing_scope=f"{model}:{action}"
+            )
+
+
+def scope_allows(scopes: tuple[str, ...] | list[str], model: str, action: str) -> bool:
+    for scope in scopes:
+        if scope == "*":
+            return True
+        m, _, a = scope.partition(":")
+        if m in (model, "*") and a in (action, "*"):
+            return True
+    return False
+
+
+def parse_scopes(text: str) -> list[str]:
+    """``"job:read, job:list"`` to a checked list; wildcards ``*``, ``job:*``, ``*:read``."""
+    scopes = [s.strip() for s in text.split(",") if s.strip()]
+    if not scopes:
+        raise BadRequest("give at least one scope, e.g. job:read or *")
+    bad = []
+    for scope in scopes:
+        if scope == "*":
+            continue
+        m, sep, a = scope.partition(":")
+        if not sep or m not in (*F.MODELS, "*") or a not in (*F.ACTIONS, "*"):
+            bad.append(scope)
+    if bad:
+        raise BadRequest(
+            "unknown scope " + ", ".join(bad) + "; scopes are MODEL:ACTION with MODEL one of "
+            + ", ".join(F.MODELS) + " (or *) and ACTION one of " + ", ".join(F.ACTIONS) + " (or *)"
+        )
+    return list(dict.fromkeys(scopes))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(
+    email: str, password: str, name: str | None = None, role: str = "recruiter"
+) -> User:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadRequest(f"not a valid e-mail address: {exc}") from None
+    if len(password) < 8:
+        raise BadRequest("the password must have at least 8 characters")
+    if role not in ROLES:
+        raise BadRequest("role must be one of " + ", ".join(ROLES))
+    with writing():
+        if find_user(email):
+            raise Conflict(f"a user with the e-mail {email} exists already")
+        user = User(id=new_id("usr"), email=email.strip(), name=name, role=role)
+        user.set_password(password)
+        db.session.add(user)
+    return user
+
+
+def create_token(
+    user: User, scopes: list[str], name: str | None = None, expires_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """Make a token; the clear text is returned once and never stored."""
+    if expires_days is not None and expires_days < 1:
+        raise BadRequest("expires-days must be at least 1")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with writing():
+        token = ApiToken(
+            id=new_id("tok"),
+            user_id=user.id,
+            name=name,
+            token_hash=hash_token(secret),
+            hint=secret[:10],
+            scopes=scopes,
+            expires_at=utcnow() + timedelta(days=expires_days) if expires_days else None,
+        )
+        db.session.add(token)
+    return token, secret
+
+
+def revoke_token(token_id: str) -> ApiToken:
+    with writing():
+        token = db.session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound(f"no token {token_id}")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+    return token
+
+
+def actor_for_token(secret: str) -> Actor:
+    """The actor a bearer token speaks for, or 401 for any token that is not good."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        raise Unauthorized("malformed token; expected Bearer pat_...", "invalid_token")
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(secret))
+    ).first()
+    if row is None:
+        raise Unauthorized("unknown token", "invalid_token")
+    token, user = row
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthorized("this token was revoked", "invalid_token")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("this token has expired", "invalid_token")
+    if not user.active:
+        raise Unauthorized("this token's user is deactivated", "invalid_token")
+    actor = Actor(user.id, user.role, tuple(token.scopes))
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        with writing():
+            db.session.get(ApiToken, token.id).last_used_at = now
+    return actor
+
+
+def actor_for_user(user: User) -> Actor:
+    """A browser session acts with everything its user's role allows."""
+    return Actor(user.id, user.role, ("*",))

@@ -1,0 +1,244 @@
+"""Create, read, update, archive and delete the xapi2 models.
+
+Every write runs in one transaction (``ats.db.writing``): validation, reference
+and uniqueness checks, derived fields and the write itself see the same data,
+and an error leaves nothing behind. Per-model rules live in ``rules``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import fields as F
+from ..database import writing
+from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
+from ..extensions import db
+from ..ids import has_prefix, new_id
+from ..models import RECORDS, Application, ApplicationNote, FieldMember, Interview, utcnow
+from ..validation import clean, format_datetime, to_json
+from . import rules
+from .auth import Actor
+
+
+def model_class(mdef: F.ModelDef) -> Any:
+    return RECORDS[mdef.name]
+
+
+def visible(mdef: F.ModelDef, actor: Actor) -> Any:
+    """The SQL condition for rows this actor may see at all (private notes)."""
+    cls = model_class(mdef)
+    if mdef.name == "application_note":
+        return or_(cls.private.is_(False), cls.created_by == actor.user_id)
+    return True
+
+
+def serialize(obj: Any) -> dict[str, Any]:
+    mdef: F.ModelDef = obj.__model_def__
+    return {
+        "id": obj.id,
+        "object": mdef.name,
+        "data": {f.name: to_json(f, getattr(obj, f.name)) for f in mdef.fields},
+        "status": obj.row_status,
+        "is_archived": obj.is_archived,
+        "owned_by": obj.owned_by,
+        "created_by": obj.created_by,
+        "created_at": format_datetime(obj.created_at),
+        "updated_at": format_datetime(obj.updated_at),
+    }
+
+
+def get(mdef: F.ModelDef, obj_id: str, actor: Actor) -> Any:
+    """The object, or 404 when it does not exist or the actor may not see it."""
+    cls = model_class(mdef)
+    if not isinstance(obj_id, str) or not has_prefix(obj_id, mdef.prefix):
+        raise NotFound(f"no {mdef.name} {obj_id}")
+    obj = db.session.scalar(select(cls).where(cls.id == obj_id, visible(mdef, actor)))
+    if obj is None:
+        raise NotFound(f"no {mdef.name} {obj_id}")
+    return obj
+
+
+def create(mdef: F.ModelDef, body: dict[str, Any], actor: Actor) -> Any:
+    values, errors = clean(mdef, body, "create")
+    with writing():
+        cls = model_class(mdef)
+        now = utcnow()
+        obj = cls(
+            id=new_id(mdef.prefix),
+            owned_by=actor.user_id,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        for f in mdef.fields:
+            if f.default is not None:
+                setattr(obj, f.name, f.default)
+        _apply(mdef, obj, values, errors, actor, creating=True)
+        db.session.add(obj)
+        _flush(mdef)
+        _sync_members(mdef, obj, values)
+    return obj
+
+
+def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) -> Any:
+    values, errors = clean(mdef, body, "patch")
+    with writing():
+        obj = get(mdef, obj_id, actor)
+        changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
+        _apply(mdef, obj, changed, errors, actor, creating=False)
+        if db.session.is_modified(obj):
+            obj.updated_at = utcnow()
+        _flush(mdef)
+        _sync_members(mdef, obj, changed)
+    return obj
+
+
+def set_archived(mdef: F.ModelDef, obj_id: str, archived: bool, actor: Actor) -> Any:
+    with writing():
+        obj = get(mdef, obj_id, actor)
+        if obj.is_archived != archived:
+            obj.is_archived = archived
+            obj.updated_at = utcnow()
+    return obj
+
+
+def _apply(
+    mdef: F.ModelDef,
+    obj: Any,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    actor: Actor,
+    creating: bool,
+) -> None:
+    """Check references and model rules, then set the values, or raise with all errors."""
+    for name, value in values.items():
+        f = mdef[name]
+        if f.type == F.REF and value is not None and name not in errors:
+            target = F.MODELS[f.ref]
+            if not has_prefix(value, target.prefix) or db.session.get(RECORDS[f.ref], value) is None:
+                errors[name] = f"no {f.ref} with id {value}"
+    rules.check(mdef, obj, values, errors, actor, creating)
+    if errors:
+        raise ValidationFailed(errors)
+    with db.session.no_autoflush:  # flush once, after the checks, not halfway through them
+        for name, value in values.items():
+            setattr(obj, name, value)
+        rules.derive(mdef, obj, values, creating)
+        rules.check_unique(mdef, obj, values, creating)
+
+
+def _flush(mdef: F.ModelDef) -> None:
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # a race lost against another writer between our check and the insert
+        raise Conflict(f"this {mdef.name} conflicts with an existing one") from exc
+
+
+def _sync_members(mdef: F.ModelDef, obj: Any, values: dict[str, Any]) -> None:
+    for name in mdef.member_fields:
+        if name not in values:
+            continue
+        db.session.execute(
+            delete(FieldMember).where(
+                FieldMember.model == mdef.name,
+                FieldMember.field == name,
+                FieldMember.object_id == obj.id,
+            )
+        )
+        items = values[name] or []
+        if items:
+            db.session.execute(
+                FieldMember.__table__.insert(),
+                [
+                    {"model": mdef.name, "field": name, "value": v, "object_id": obj.id}
+                    for v in items
+                ],
+            )
+
+
+# --- deleting ---------------------------------------------------------------
+
+def _dependents(mdef: F.ModelDef, obj_id: str) -> dict[str, Any]:
+    """SELECTs of the ids that would be orphaned, per model, in delete order."""
+    apps = None
+    if mdef.name == "job":
+        apps = select(Application.id).where(Application.job_id == obj_id)
+    elif mdef.name == "candidate":
+        apps = select(Application.id).where(Application.candidate_id == obj_id)
+    elif mdef.name == "application":
+        apps = select(Application.id).where(Application.id == obj_id)
+    elif mdef.name == "source":
+        return {"application": select(Application.id).where(Application.source_id == obj_id)}
+    else:
+        return {}
+    parent_ids = [obj_id]
+    deps: dict[str, Any] = {}
+    if mdef.name != "application":
+        deps["application"] = apps
+    deps["interview"] = select(Interview.id).where(Interview.application_id.in_(apps))
+    deps["application_note"] = select(ApplicationNote.id).where(
+        or_(ApplicationNote.parent_id.in_(apps), ApplicationNote.parent_id.in_(parent_ids))
+    )
+    return deps
+
+
+def remove(mdef: F.ModelDef, obj_id: str, actor: Actor, cascade: bool) -> dict[str, int]:
+    """Delete the object; with dependents, 409 unless ``cascade``.
+
+    A cascade deletes dependents (applications with their interviews and notes),
+    except for a source, whose applications only lose their ``source_id``.
+    """
+    with writing():
+        obj = get(mdef, obj_id, actor)
+        deps = _dependents(mdef, obj_id)
+        counts = {
+            name: db.session.scalar(select(func.count()).select_from(q.subquery()))
+            for name, q in deps.items()
+        }
+        counts = {k: v for k, v in counts.items() if v}
+        if counts and not cascade:
+            listing = ", ".join(f"{n} {k}" for k, n in counts.items())
+            raise Conflict(
+                f"this {mdef.name} still has dependents ({listing}); "
+                "pass ?cascade=true to delete them with it",
+                dependents=counts,
+            )
+        if mdef.name == "source":
+            db.session.execute(
+                update(Application)
+                .where(Application.source_id == obj_id)
+                .values(source_id=None, updated_at=utcnow())
+            )
+        else:
+            # children first: notes and interviews, then applications
+            for name in ("application_note", "interview", "application"):
+                if name in deps and name in counts:
+                    ids = [row[0] for row in db.session.execute(deps[name])]
+                    _delete_ids(F.MODELS[name], ids)
+        _delete_ids(mdef, [obj.id])
+    return counts
+
+
+def _delete_ids(mdef: F.ModelDef, ids: list[str]) -> None:
+    cls = model_class(mdef)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        if mdef.member_fields:
+            db.session.execute(
+                delete(FieldMember).where(
+                    FieldMember.model == mdef.name, FieldMember.object_id.in_(chunk)
+                )
+            )
+        db.session.execute(delete(cls).where(cls.id.in_(chunk)))
+
+
+def parse_bool_arg(name: str, raw: str | None, default: bool = False) -> bool:
+    if raw is None:
+        return default
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise BadRequest(f"{name} must be true or false", fields={name: "must be true or false"})

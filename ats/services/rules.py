@@ -1,0 +1,233 @@
+"""Per-model rules the field tables cannot express on their own: checks across
+fields and rows, derived fields, and uniqueness (409 naming the field)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import func, inspect, select
+
+from .. import fields as F
+from ..errors import Conflict
+from ..extensions import db
+from ..ids import has_prefix
+from ..models import (
+    RECORDS,
+    Application,
+    Candidate,
+    CompanyProfile,
+    Job,
+    Source,
+    User,
+    utcnow,
+)
+from ..validation import check_answer_against
+from .auth import Actor
+
+SLUG_MAX = F.JOB["slug"].max_length or 120
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:SLUG_MAX].rstrip("-") or "job"
+
+
+def check(
+    mdef: F.ModelDef,
+    obj: Any,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    actor: Actor,
+    creating: bool,
+) -> None:
+    _check_users(mdef, values, errors)
+    checker = _CHECKS.get(mdef.name)
+    if checker:
+        checker(obj, values, errors, creating)
+
+
+def _current(obj: Any, values: dict[str, Any], name: str) -> Any:
+    return values[name] if name in values else getattr(obj, name, None)
+
+
+def _check_users(mdef: F.ModelDef, values: dict[str, Any], errors: dict[str, str]) -> None:
+    """Fields that hold user ids must name existing users."""
+    wanted: dict[str, list[str]] = {}
+    for f in mdef.fields:
+        if f.name not in values or values[f.name] is None or f.name in errors:
+            continue
+        if f.item == F.ITEM_USER:
+            wanted[f.name] = values[f.name]
+        elif f.name in ("hiring_manager_id", "interviewer_id"):
+            wanted[f.name] = [values[f.name]]
+    all_ids = {i for ids in wanted.values() for i in ids}
+    if not all_ids:
+        return
+    known = set(db.session.scalars(select(User.id).where(User.id.in_(all_ids))))
+    for name, ids in wanted.items():
+        missing = [i for i in ids if i not in known]
+        if missing:
+            errors[name] = "no user with id " + ", ".join(missing)
+
+
+def _check_job(obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool) -> None:
+    lo, hi = _current(obj, values, "salary_min"), _current(obj, values, "salary_max")
+    if lo is not None and hi is not None and lo > hi and "salary_min" not in errors:
+        errors["salary_min" if "salary_min" in values else "salary_max"] = (
+            "salary_min must not exceed salary_max"
+        )
+    screening = _current(obj, values, "screening_questions") or []
+    knockout = _current(obj, values, "knockout_questions") or []
+    if "screening_questions" not in errors and "knockout_questions" not in errors:
+        shared = {q["id"] for q in screening} & {q["id"] for q in knockout}
+        if shared:
+            key = "knockout_questions" if "knockout_questions" in values else "screening_questions"
+            errors[key] = "question ids must differ across both lists: " + ", ".join(sorted(shared))
+
+
+def _check_application(
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool
+) -> None:
+    answers = values.get("answers")
+    job_id = _current(obj, values, "job_id")
+    if not answers or "job_id" in errors or job_id is None:
+        return
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return
+    questions = {q["id"]: q for q in (job.screening_questions or []) + (job.knockout_questions or [])}
+    for i, answer in enumerate(answers):
+        question = questions.get(answer["question_id"])
+        if question is None:
+            errors["answers"] = f"item {i + 1}: the job has no question {answer['question_id']!r}"
+            return
+        problem = check_answer_against(question, answer["value"])
+        if problem:
+            errors["answers"] = f"item {i + 1}: value {problem}"
+            return
+
+
+def _check_interview(
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool
+) -> None:
+    if not creating or "application_id" in errors:
+        return
+    app = db.session.get(Application, values.get("application_id"))
+    if app is None:
+        return
+    for name in ("candidate_id", "job_id"):
+        given = values.get(name)
+        if given is None:
+            values[name] = getattr(app, name)
+        elif given != getattr(app, name):
+            errors[name] = f"must be the application's {name} ({getattr(app, name)}) or absent"
+
+
+def _check_note(obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool) -> None:
+    if not creating or "parent_kind" in errors or "parent_id" in errors:
+        return
+    kind, parent_id = values.get("parent_kind"), values.get("parent_id")
+    if kind is None or parent_id is None:
+        return
+    target = F.MODELS[kind]
+    if not has_prefix(parent_id, target.prefix) or db.session.get(RECORDS[kind], parent_id) is None:
+        errors["parent_id"] = f"no {kind} with id {parent_id}"
+
+
+_CHECKS = {
+    "job": _check_job,
+    "application": _check_application,
+    "interview": _check_interview,
+    "application_note": _check_note,
+}
+
+
+def derive(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -> None:
+    now = utcnow()
+    if mdef.name == "job":
+        if creating and not values.get("slug"):
+            obj.slug = _free_slug(slugify(obj.title))
+        if "status" in values or creating:
+            if obj.status == "open" and obj.opened_at is None:
+                obj.opened_at = now
+            obj.closed_at = now if obj.status in ("closed", "filled") else None
+    elif mdef.name == "application":
+        if creating:
+            obj.applied_at = obj.applied_at or now
+            obj.last_stage_at = now
+        elif "stage" in values:
+            obj.previous_stage = _old(obj, "stage")
+            obj.last_stage_at = now
+        if (creating or "stage" in values) and "position" not in values:
+            obj.position = _end_of_column(obj)
+    elif mdef.name == "candidate" and "email" in values:
+        obj.email_key = obj.email.lower() if obj.email else None
+
+
+def _old(obj: Any, name: str) -> Any:
+    """The value an attribute had before this unit of work changed it."""
+    history = inspect(obj).attrs[name].history
+    return history.deleted[0] if history.deleted else getattr(obj, name)
+
+
+def _end_of_column(app: Any) -> float:
+    last = db.session.scalar(
+        select(func.max(Application.position)).where(
+            Application.job_id == app.job_id,
+            Application.stage == app.stage,
+            Application.id != app.id,
+        )
+    )
+    return float(last or 0) + 1.0
+
+
+def _free_slug(base: str) -> str:
+    taken = set(
+        db.session.scalars(
+            select(Job.slug).where(Job.slug.like(base + "%"))
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: SLUG_MAX - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def check_unique(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -> None:
+    """409 naming the field when a unique value is taken by another row."""
+
+    def taken(condition: Any) -> bool:
+        cls = type(obj)
+        return db.session.scalar(select(cls.id).where(condition, cls.id != obj.id).limit(1)) is not None
+
+    if mdef.name == "job" and "slug" in values and taken(Job.slug == obj.slug):
+        raise Conflict(f"the slug {obj.slug!r} is taken", {"slug": "already taken"})
+    if mdef.name == "source" and "name" in values and taken(Source.name == obj.name):
+        raise Conflict(f"a source named {obj.name!r} exists", {"name": "already taken"})
+    if (
+        mdef.name == "candidate"
+        and obj.email_key
+        and "email" in values
+        and taken(Candidate.email_key == obj.email_key)
+    ):
+        raise Conflict(f"a candidate with the e-mail {obj.email} exists", {"email": "already taken"})
+    if mdef.name == "application" and creating and taken(
+        (Application.job_id == obj.job_id) & (Application.candidate_id == obj.candidate_id)
+    ):
+        raise Conflict(
+            "this candidate has applied to this job already",
+            {"candidate_id": "already applied to this job"},
+        )
+    if mdef.name == "company_profile" and creating and taken(CompanyProfile.singleton == 1):
+        raise Conflict(
+            "there is one company profile per installation; PATCH the existing one",
+            {"company_profile": "exists already"},
+        )

@@ -1,0 +1,1 @@
+"""Browser-facing blueprints and app-wide handlers, one module per area."""
