@@ -59,9 +59,10 @@ def _column_type(f: F.Field) -> Any:
 
 def _index_columns(mdef: F.ModelDef) -> list[tuple[str, ...]]:
     """Every filter and sort key gets an index; drop those another one starts with."""
-    wanted: list[tuple[str, ...]] = [("owned_by",), ("created_by",), ("is_archived",)]
-    if not mdef.has_status_field:
-        wanted.append(("row_status",))
+    # is_archived and the envelope status are left out on purpose: nearly every row
+    # has the same value, and such an index only lures SQLite's planner away from
+    # the sort index.
+    wanted: list[tuple[str, ...]] = [("owned_by",), ("created_by",)]
     for key in mdef.filters:
         f = mdef[key]
         # list fields are indexed in field_member; case-insensitive ones via their *_key column

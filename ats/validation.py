@@ -213,7 +213,9 @@ def _question(item: Any, knockout: bool = False) -> dict[str, Any]:
     """Section 8: {"id", "label", "type", "choices", "required"} (+ "reject_if")."""
     if not isinstance(item, dict):
         raise Invalid("must be an object")
-    allowed = {"id", "label", "type", "choices", "required"} | ({"reject_if"} if knockout else set())
+    allowed = {"id", "label", "type", "choices", "required"} | (
+        {"reject_if"} if knockout else set()
+    )
     unknown = sorted(set(item) - allowed)
     if unknown:
         raise Invalid("unknown key " + ", ".join(unknown))

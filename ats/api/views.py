@@ -81,7 +81,6 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-
 @bp.get("/data/<model>")
 def list_objects(model: str) -> Any:
     mdef, actor = _guard(model, "list")
@@ -152,4 +151,3 @@ def schema_one(model: str) -> Any:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return openapi_document(request.host_url.rstrip("/"))
-

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..ids import new_id
 from ..models import ROLES, ApiToken, User, utcnow
 
-TOKEN_PREFIX = "pat_"
+TOKEN_PREFIX = "pat_"  # noqa: S105 - a prefix, not a secret
 # Recording last_used_at on every call would make every read a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -73,8 +73,13 @@ def parse_scopes(text: str) -> list[str]:
             bad.append(scope)
     if bad:
         raise BadRequest(
-            "unknown scope " + ", ".join(bad) + "; scopes are MODEL:ACTION with MODEL one of "
-            + ", ".join(F.MODELS) + " (or *) and ACTION one of " + ", ".join(F.ACTIONS) + " (or *)"
+            "unknown scope "
+            + ", ".join(bad)
+            + "; scopes are MODEL:ACTION with MODEL one of "
+            + ", ".join(F.MODELS)
+            + " (or *) and ACTION one of "
+            + ", ".join(F.ACTIONS)
+            + " (or *)"
         )
     return list(dict.fromkeys(scopes))
 

@@ -208,4 +208,3 @@ def _order(cls: Any, name: str, desc: bool) -> Any:
         # SQLite's order for NULLs (lowest value) on every database
         clause = clause.nulls_last() if desc else clause.nulls_first()
     return clause
-

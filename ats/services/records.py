@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from .. import fields as F
@@ -118,7 +119,10 @@ def _apply(
         f = mdef[name]
         if f.type == F.REF and value is not None and name not in errors:
             target = F.MODELS[f.ref]
-            if not has_prefix(value, target.prefix) or db.session.get(RECORDS[f.ref], value) is None:
+            if (
+                not has_prefix(value, target.prefix)
+                or db.session.get(RECORDS[f.ref], value) is None
+            ):
                 errors[name] = f"no {f.ref} with id {value}"
     rules.check(mdef, obj, values, errors, actor, creating)
     if errors:
@@ -161,6 +165,7 @@ def _sync_members(mdef: F.ModelDef, obj: Any, values: dict[str, Any]) -> None:
 
 
 # --- deleting ---------------------------------------------------------------
+
 
 def _dependents(mdef: F.ModelDef, obj_id: str) -> dict[str, Any]:
     """SELECTs of the ids that would be orphaned, per model, in delete order."""
@@ -209,7 +214,7 @@ def remove(mdef: F.ModelDef, obj_id: str, actor: Actor, cascade: bool) -> dict[s
             )
         if mdef.name == "source":
             db.session.execute(
-                update(Application)
+                sql_update(Application)
                 .where(Application.source_id == obj_id)
                 .values(source_id=None, updated_at=utcnow())
             )

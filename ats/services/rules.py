@@ -98,7 +98,9 @@ def _check_application(
     job = db.session.get(Job, job_id)
     if job is None:
         return
-    questions = {q["id"]: q for q in (job.screening_questions or []) + (job.knockout_questions or [])}
+    questions = {
+        q["id"]: q for q in (job.screening_questions or []) + (job.knockout_questions or [])
+    }
     for i, answer in enumerate(answers):
         question = questions.get(answer["question_id"])
         if question is None:
@@ -185,11 +187,7 @@ def _end_of_column(app: Any) -> float:
 
 
 def _free_slug(base: str) -> str:
-    taken = set(
-        db.session.scalars(
-            select(Job.slug).where(Job.slug.like(base + "%"))
-        )
-    )
+    taken = set(db.session.scalars(select(Job.slug).where(Job.slug.like(base + "%"))))
     if base not in taken:
         return base
     n = 2
@@ -206,7 +204,10 @@ def check_unique(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: b
 
     def taken(condition: Any) -> bool:
         cls = type(obj)
-        return db.session.scalar(select(cls.id).where(condition, cls.id != obj.id).limit(1)) is not None
+        return (
+            db.session.scalar(select(cls.id).where(condition, cls.id != obj.id).limit(1))
+            is not None
+        )
 
     if mdef.name == "job" and "slug" in values and taken(Job.slug == obj.slug):
         raise Conflict(f"the slug {obj.slug!r} is taken", {"slug": "already taken"})
@@ -218,9 +219,15 @@ def check_unique(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: b
         and "email" in values
         and taken(Candidate.email_key == obj.email_key)
     ):
-        raise Conflict(f"a candidate with the e-mail {obj.email} exists", {"email": "already taken"})
-    if mdef.name == "application" and creating and taken(
-        (Application.job_id == obj.job_id) & (Application.candidate_id == obj.candidate_id)
+        raise Conflict(
+            f"a candidate with the e-mail {obj.email} exists", {"email": "already taken"}
+        )
+    if (
+        mdef.name == "application"
+        and creating
+        and taken(
+            (Application.job_id == obj.job_id) & (Application.candidate_id == obj.candidate_id)
+        )
     ):
         raise Conflict(
             "this candidate has applied to this job already",

@@ -24,7 +24,9 @@ def register(app: Flask) -> None:
         db.session.rollback()
         code = exc.code or 500
         if wants_json():
-            response = jsonify(error_body(exc.name.lower().replace(" ", "_"), exc.description or ""))
+            response = jsonify(
+                error_body(exc.name.lower().replace(" ", "_"), exc.description or "")
+            )
             response.status_code = code
             return response
         return render_template("error.html", error=exc), code

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:53:12.606195
+Create Date: 2026-11-23 12:56:30.298088
 
 """
 from alembic import op
@@ -36,13 +36,11 @@ def upgrade():
     with op.batch_alter_table('application_note', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_application_note_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_created_by'), ['created_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_note_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_owned_by'), ['owned_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_parent_id_created_at_id'), ['parent_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_parent_kind'), ['parent_kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_pinned'), ['pinned'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_private'), ['private'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_note_row_status'), ['row_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_note_updated_at_id'), ['updated_at', 'id'], unique=False)
 
     op.create_table('candidate',
@@ -67,10 +65,8 @@ def upgrade():
     with op.batch_alter_table('candidate', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_candidate_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_created_by'), ['created_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_candidate_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_name_id'), ['name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_owned_by'), ['owned_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_candidate_row_status'), ['row_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_candidate_updated_at_id'), ['updated_at', 'id'], unique=False)
 
     op.create_table('company_profile',
@@ -105,9 +101,7 @@ def upgrade():
     with op.batch_alter_table('company_profile', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_company_profile_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_company_profile_created_by'), ['created_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_company_profile_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_company_profile_owned_by'), ['owned_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_company_profile_row_status'), ['row_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_company_profile_updated_at_id'), ['updated_at', 'id'], unique=False)
 
     op.create_table('field_member',
@@ -171,7 +165,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_job_department'), ['department'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_employment_type'), ['employment_type'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_hiring_manager_id'), ['hiring_manager_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_job_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_location'), ['location'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_opened_at_id'), ['opened_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_owned_by'), ['owned_by'], unique=False)
@@ -199,11 +192,9 @@ def upgrade():
     with op.batch_alter_table('source', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_source_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_created_by'), ['created_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_name_id'), ['name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_owned_by'), ['owned_by'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_row_status'), ['row_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_source_updated_at_id'), ['updated_at', 'id'], unique=False)
 
     op.create_table('user',
@@ -276,14 +267,12 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_application_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_created_by'), ['created_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_fit_score_id'), ['fit_score', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_job_id_stage_fit_score_id'), ['job_id', 'stage', 'fit_score', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_job_id_stage_position_id'), ['job_id', 'stage', 'position', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_last_stage_at_id'), ['last_stage_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_owned_by'), ['owned_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_position_id'), ['position', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_rejected_reason'), ['rejected_reason'], unique=False)
-        batch_op.create_index(batch_op.f('ix_application_row_status'), ['row_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_source_id'), ['source_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_stage_created_at_id'), ['stage', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_application_updated_at_id'), ['updated_at', 'id'], unique=False)
@@ -320,7 +309,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_interview_created_at_id'), ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_interview_created_by'), ['created_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_interview_interviewer_id'), ['interviewer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_interview_is_archived'), ['is_archived'], unique=False)
         batch_op.create_index(batch_op.f('ix_interview_job_id'), ['job_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_interview_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_interview_owned_by'), ['owned_by'], unique=False)
@@ -340,7 +328,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_interview_owned_by'))
         batch_op.drop_index(batch_op.f('ix_interview_kind'))
         batch_op.drop_index(batch_op.f('ix_interview_job_id'))
-        batch_op.drop_index(batch_op.f('ix_interview_is_archived'))
         batch_op.drop_index(batch_op.f('ix_interview_interviewer_id'))
         batch_op.drop_index(batch_op.f('ix_interview_created_by'))
         batch_op.drop_index(batch_op.f('ix_interview_created_at_id'))
@@ -352,14 +339,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_application_updated_at_id'))
         batch_op.drop_index(batch_op.f('ix_application_stage_created_at_id'))
         batch_op.drop_index(batch_op.f('ix_application_source_id'))
-        batch_op.drop_index(batch_op.f('ix_application_row_status'))
         batch_op.drop_index(batch_op.f('ix_application_rejected_reason'))
         batch_op.drop_index(batch_op.f('ix_application_position_id'))
         batch_op.drop_index(batch_op.f('ix_application_owned_by'))
         batch_op.drop_index(batch_op.f('ix_application_last_stage_at_id'))
         batch_op.drop_index(batch_op.f('ix_application_job_id_stage_position_id'))
         batch_op.drop_index(batch_op.f('ix_application_job_id_stage_fit_score_id'))
-        batch_op.drop_index(batch_op.f('ix_application_is_archived'))
         batch_op.drop_index(batch_op.f('ix_application_fit_score_id'))
         batch_op.drop_index(batch_op.f('ix_application_created_by'))
         batch_op.drop_index(batch_op.f('ix_application_created_at_id'))
@@ -374,11 +359,9 @@ def downgrade():
     op.drop_table('user')
     with op.batch_alter_table('source', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_source_updated_at_id'))
-        batch_op.drop_index(batch_op.f('ix_source_row_status'))
         batch_op.drop_index(batch_op.f('ix_source_owned_by'))
         batch_op.drop_index(batch_op.f('ix_source_name_id'))
         batch_op.drop_index(batch_op.f('ix_source_kind'))
-        batch_op.drop_index(batch_op.f('ix_source_is_archived'))
         batch_op.drop_index(batch_op.f('ix_source_created_by'))
         batch_op.drop_index(batch_op.f('ix_source_created_at_id'))
 
@@ -394,7 +377,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_job_owned_by'))
         batch_op.drop_index(batch_op.f('ix_job_opened_at_id'))
         batch_op.drop_index(batch_op.f('ix_job_location'))
-        batch_op.drop_index(batch_op.f('ix_job_is_archived'))
         batch_op.drop_index(batch_op.f('ix_job_hiring_manager_id'))
         batch_op.drop_index(batch_op.f('ix_job_employment_type'))
         batch_op.drop_index(batch_op.f('ix_job_department'))
@@ -408,32 +390,26 @@ def downgrade():
     op.drop_table('field_member')
     with op.batch_alter_table('company_profile', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_company_profile_updated_at_id'))
-        batch_op.drop_index(batch_op.f('ix_company_profile_row_status'))
         batch_op.drop_index(batch_op.f('ix_company_profile_owned_by'))
-        batch_op.drop_index(batch_op.f('ix_company_profile_is_archived'))
         batch_op.drop_index(batch_op.f('ix_company_profile_created_by'))
         batch_op.drop_index(batch_op.f('ix_company_profile_created_at_id'))
 
     op.drop_table('company_profile')
     with op.batch_alter_table('candidate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_candidate_updated_at_id'))
-        batch_op.drop_index(batch_op.f('ix_candidate_row_status'))
         batch_op.drop_index(batch_op.f('ix_candidate_owned_by'))
         batch_op.drop_index(batch_op.f('ix_candidate_name_id'))
-        batch_op.drop_index(batch_op.f('ix_candidate_is_archived'))
         batch_op.drop_index(batch_op.f('ix_candidate_created_by'))
         batch_op.drop_index(batch_op.f('ix_candidate_created_at_id'))
 
     op.drop_table('candidate')
     with op.batch_alter_table('application_note', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_application_note_updated_at_id'))
-        batch_op.drop_index(batch_op.f('ix_application_note_row_status'))
         batch_op.drop_index(batch_op.f('ix_application_note_private'))
         batch_op.drop_index(batch_op.f('ix_application_note_pinned'))
         batch_op.drop_index(batch_op.f('ix_application_note_parent_kind'))
         batch_op.drop_index(batch_op.f('ix_application_note_parent_id_created_at_id'))
         batch_op.drop_index(batch_op.f('ix_application_note_owned_by'))
-        batch_op.drop_index(batch_op.f('ix_application_note_is_archived'))
         batch_op.drop_index(batch_op.f('ix_application_note_created_by'))
         batch_op.drop_index(batch_op.f('ix_application_note_created_at_id'))
 

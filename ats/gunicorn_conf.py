@@ -1,0 +1,39 @@
+"""Gunicorn settings for `make run` and production.
+
+Run as ``gunicorn -c python:ats.gunicorn_conf app:app``.
+
+ATS_HOST, ATS_PORT and ATS_WORKERS override the bind address and worker count.
+"""
+
+import os
+
+bind = f"{os.environ.get('ATS_HOST', '127.0.0.1')}:{os.environ.get('ATS_PORT', '5000')}"
+workers = int(os.environ.get("ATS_WORKERS", "3"))
+accesslog = "-"
+forwarded_allow_ips = os.environ.get("ATS_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def when_ready(server) -> None:  # type: ignore[no-untyped-def]
+    """Tell the operator how to make the first admin while there is no user."""
+    from sqlalchemy import func, select
+
+    from ats import create_app
+    from ats.extensions import db
+    from ats.models import User
+
+    app = create_app()
+    with app.app_context():
+        try:
+            count = db.session.scalar(select(func.count()).select_from(User))
+        except Exception as exc:  # noqa: BLE001 - only a hint; the server still starts
+            server.log.warning("could not count users (%s); did `flask db upgrade` run?", exc)
+            return
+        finally:
+            db.engine.dispose()
+    if not count:
+        server.log.info(
+            "No users yet. Create the first admin with:\n"
+            "  .venv/bin/flask --app app users create --email you@example.com "
+            "--password '...' --admin"
+        )
+    server.log.info("ATS listening on http://%s", bind)
