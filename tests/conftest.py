@@ -96,9 +96,7 @@ class Api:
     def application(self, job: dict | None = None, candidate: dict | None = None, **data: Any):
         job = job or self.job()
         candidate = candidate or self.candidate()
-        return self.create(
-            "application", job_id=job["id"], candidate_id=candidate["id"], **data
-        )
+        return self.create("application", job_id=job["id"], candidate_id=candidate["id"], **data)
 
 
 def _url(path: str) -> str:
