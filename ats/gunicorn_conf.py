@@ -10,6 +10,9 @@ import os
 bind = f"{os.environ.get('ATS_HOST', '127.0.0.1')}:{os.environ.get('ATS_PORT', '5000')}"
 workers = int(os.environ.get("ATS_WORKERS", "3"))
 accesslog = "-"
+# gunicorn 24+ opens a control socket at one fixed path per user; two servers
+# (a test run beside `make run`) would fight over it, and we do not use it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("ATS_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
