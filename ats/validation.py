@@ -60,8 +60,25 @@ def check_value(f: F.Field, value: Any) -> Any:
         if f.default is not None:
             raise Invalid("cannot be null")
         return None
+    if not _encodable(value):
+        raise Invalid("must be valid Unicode text (no lone surrogates)")
     checker = _CHECKERS[f.type]
     return checker(f, value)
+
+
+def _encodable(value: Any) -> bool:
+    """JSON may carry lone surrogates (``"\\ud800"``) that no database can store."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    return True
 
 
 def _string(f: F.Field, value: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import error_body
@@ -24,12 +24,15 @@ def register(app: Flask) -> None:
         db.session.rollback()
         code = exc.code or 500
         if wants_json():
-            response = jsonify(
-                error_body(exc.name.lower().replace(" ", "_"), exc.description or "")
-            )
-            response.status_code = code
-            return response
-        return render_template("error.html", error=exc), code
+            response = jsonify(error_body(exc.name.lower().replace(" ", "_"), exc.description or ""))
+        else:
+            response = make_response(render_template("error.html", error=exc))
+        response.status_code = code
+        # keep what the exception says beyond its body, e.g. Allow on a 405
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
