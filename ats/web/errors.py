@@ -24,7 +24,8 @@ def register(app: Flask) -> None:
         db.session.rollback()
         code = exc.code or 500
         if wants_json():
-            response = jsonify(error_body(exc.name.lower().replace(" ", "_"), exc.description or ""))
+            name = exc.name.lower().replace(" ", "_")
+            response = jsonify(error_body(name, exc.description or ""))
         else:
             response = make_response(render_template("error.html", error=exc))
         response.status_code = code
