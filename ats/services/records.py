@@ -77,7 +77,7 @@ def create(mdef: F.ModelDef, body: dict[str, Any], actor: Actor) -> Any:
         for f in mdef.fields:
             if f.default is not None:
                 setattr(obj, f.name, f.default)
-        _apply(mdef, obj, values, errors, actor, creating=True)
+        _apply(mdef, obj, values, errors, actor, creating=True, given=set(values))
         db.session.add(obj)
         _flush(mdef)
         _sync_members(mdef, obj, values)
@@ -89,7 +89,7 @@ def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) ->
     with writing():
         obj = get(mdef, obj_id, actor)
         changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
-        _apply(mdef, obj, changed, errors, actor, creating=False)
+        _apply(mdef, obj, changed, errors, actor, creating=False, given=set(values))
         if db.session.is_modified(obj):
             obj.updated_at = utcnow()
         _flush(mdef)
@@ -113,8 +113,13 @@ def _apply(
     errors: dict[str, str],
     actor: Actor,
     creating: bool,
+    given: set[str],
 ) -> None:
-    """Check references and model rules, then set the values, or raise with all errors."""
+    """Check references and model rules, then set the values, or raise with all errors.
+
+    ``values`` holds what changes; ``given`` names every field the request carried,
+    changed or not (a position sent with a stage change is kept even if unchanged).
+    """
     for name, value in values.items():
         f = mdef[name]
         if f.type == F.REF and value is not None and name not in errors:
@@ -130,7 +135,7 @@ def _apply(
     with db.session.no_autoflush:  # flush once, after the checks, not halfway through them
         for name, value in values.items():
             setattr(obj, name, value)
-        rules.derive(mdef, obj, values, creating)
+        rules.derive(mdef, obj, values, creating, given)
         rules.check_unique(mdef, obj, values, creating)
 
 

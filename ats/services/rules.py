@@ -147,7 +147,9 @@ _CHECKS = {
 }
 
 
-def derive(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -> None:
+def derive(
+    mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool, given: set[str]
+) -> None:
     now = utcnow()
     if mdef.name == "job":
         if creating and not values.get("slug"):
@@ -163,7 +165,7 @@ def derive(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -
         elif "stage" in values:
             obj.previous_stage = _old(obj, "stage")
             obj.last_stage_at = now
-        if (creating or "stage" in values) and "position" not in values:
+        if (creating or "stage" in values) and "position" not in given:
             obj.position = _end_of_column(obj)
     elif mdef.name == "candidate" and "email" in values:
         obj.email_key = obj.email.lower() if obj.email else None
