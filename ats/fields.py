@@ -61,11 +61,17 @@ class Field:
     unique: bool = False
     unique_ci: bool = False  # unique, case-insensitively
     data_url: bool = False  # string that may be an https URL or an image data URL
+    not_null: bool = False  # optional on create, but once set never null
     description: str = ""
 
     @property
     def server_managed(self) -> bool:
         return not (self.create or self.patch)
+
+    @property
+    def nullable(self) -> bool:
+        """Whether null is a value this field can hold (and a request may send)."""
+        return not (self.required or self.default is not None or self.not_null)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ JOB = ModelDef(
             120,
             pattern=r"[a-z0-9-]+",
             unique=True,
+            not_null=True,
             description="URL name; generated from the title when absent",
         ),
         _enum("status", "draft", "open", "paused", "closed", "filled", default="draft"),

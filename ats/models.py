@@ -99,13 +99,12 @@ def _build(class_name: str, mdef: F.ModelDef, **extra: Any) -> Any:
     ns: dict[str, Any] = {"__tablename__": mdef.name, "__model_def__": mdef}
     for f in mdef.fields:
         fk = (ForeignKey(f"{f.ref}.id"),) if f.type == F.REF else ()
-        nullable = not (f.required or f.default is not None)
         ns[f.name] = mapped_column(
             f.name,
             _column_type(f),
             *fk,
-            nullable=nullable,
-            default=f.default if f.default is not None else None,
+            nullable=f.nullable,
+            default=f.default,
             unique=f.unique or None,
         )
     args: list[Any] = [Index(None, *cols) for cols in _index_columns(mdef)]

@@ -57,7 +57,7 @@ def check_value(f: F.Field, value: Any) -> Any:
     if value is None:
         if f.required:
             raise Invalid("required")
-        if f.default is not None:
+        if not f.nullable:
             raise Invalid("cannot be null")
         return None
     if not _encodable(value):

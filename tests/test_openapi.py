@@ -334,8 +334,8 @@ def test_field_limits_in_the_document(doc, model):
             continue
         s = create[f.name]
         types = s["type"] if isinstance(s["type"], list) else [s["type"]]
-        # optional fields without a default may be null; required ones never
-        assert ("null" in types) == (not f.required and f.default is None), f.name
+        # optional fields without a default may be null; required and not-null ones never
+        assert ("null" in types) == f.nullable, f.name
         if f.type in (F.STRING, F.URL, F.EMAIL, F.REF):
             assert s["maxLength"] == f.max_length, f.name
         if f.type == F.INTEGER:

@@ -12,7 +12,7 @@ URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+\S*$"
 
 
 def _nullable(schema: dict[str, Any], f: F.Field) -> dict[str, Any]:
-    if f.required or f.default is not None:
+    if not f.nullable:
         return schema
     if "enum" in schema:
         return {**schema, "enum": [*schema["enum"], None], "type": [schema["type"], "null"]}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:56:30.298088
+Create Date: 2026-11-23 13:20:03.350320
 
 """
 from alembic import op
@@ -116,7 +116,7 @@ def upgrade():
 
     op.create_table('job',
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('slug', sa.String(length=120), nullable=True),
+    sa.Column('slug', sa.String(length=120), nullable=False),
     sa.Column('status', sa.String(length=6), nullable=False),
     sa.Column('public', sa.Boolean(), nullable=False),
     sa.Column('department', sa.String(length=120), nullable=True),
