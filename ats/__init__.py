@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, htmx, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    htmx.init_app(app)
 
     from .database import configure_engine
 
@@ -38,12 +39,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import models  # noqa: F401  (models register their tables)
     from .api import bp as api_bp
-    from .web import errors, health, login
+    from .web import register_all
 
     app.register_blueprint(api_bp)
-    app.register_blueprint(health.bp)
-    errors.register(app)
-    login.register(app)
+    register_all(app)
 
     from .cli import register as register_cli
 

@@ -135,3 +135,50 @@ def make_api(app: Flask, client: FlaskClient, make_user):
 def api(make_api) -> Api:
     """An admin with a ``*`` token: the usual test caller."""
     return make_api()
+
+
+@pytest.fixture
+def login(app: Flask, make_user):
+    """A test client logged in through the real login form: ``login("recruiter")``.
+
+    Returns the client; ``client.user_id`` is the user's id.
+    """
+
+    def make(role: str = "admin", email: str | None = None) -> FlaskClient:
+        email = email or f"{role}-{len(_logins)}@example.com"
+        _logins.append(email)
+        user_id = make_user(email, role)
+        client = app.test_client()
+        page = client.get("/login")
+        token = _csrf_from(page.get_data(as_text=True))
+        r = client.post(
+            "/login", data={"email": email, "password": "password1", "csrf_token": token}
+        )
+        assert r.status_code == 302, r.get_data(as_text=True)
+        client.user_id = user_id  # type: ignore[attr-defined]
+        # login starts a fresh session, so the login page's token is gone: take the new one
+        client.csrf = _csrf_from(client.get("/").get_data(as_text=True))  # type: ignore[attr-defined]
+        return client
+
+    _logins: list[str] = []
+    return make
+
+
+def _csrf_from(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'"X-CSRFToken": "([^"]+)"', html
+    )
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+@pytest.fixture
+def csrf_of():
+    """``csrf_of(client, "/login")``: the CSRF token a page hands out."""
+
+    def get(client: FlaskClient, path: str = "/login") -> str:
+        return _csrf_from(client.get(path).get_data(as_text=True))
+
+    return get

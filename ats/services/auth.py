@@ -174,3 +174,67 @@ def actor_for_token(secret: str) -> Actor:
 def actor_for_user(user: User) -> Actor:
     """A browser session acts with everything its user's role allows."""
     return Actor(user.id, user.role, ("*",))
+
+
+# --- browser logins -----------------------------------------------------------
+
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_IP = 30
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins lately; the message says when to try again."""
+
+
+def check_password_login(email: str, password: str, ip: str) -> User | None:
+    """The user for these credentials, or None; raises LoginThrottled while locked.
+
+    Failures are counted per e-mail and per address over the last 15 minutes,
+    in the database, so the limit holds across worker processes.
+    """
+    from ..models import LoginFailure
+
+    email_key = email.strip().lower()[:320]
+    since = utcnow() - LOGIN_WINDOW
+    by_email = db.session.scalar(
+        select(func.count()).where(LoginFailure.email == email_key, LoginFailure.at > since)
+    )
+    by_ip = db.session.scalar(
+        select(func.count()).where(LoginFailure.ip == ip, LoginFailure.at > since)
+    )
+    if by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP:
+        raise LoginThrottled("Too many failed attempts. Wait 15 minutes, then try again.")
+    user = find_user(email_key)
+    # check a hash even for unknown users, so timing does not reveal who exists
+    ok = user.check_password(password) if user else _dummy_check(password)
+    if ok and user is not None and user.active:
+        with writing():
+            db.session.get(User, user.id).last_login_at = utcnow()
+        return user
+    with writing():
+        db.session.add(LoginFailure(email=email_key, ip=ip[:64]))
+    return None
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_check(password: str) -> bool:
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash("not a password"))
+    check_password_hash(_DUMMY_HASH[0], password)
+    return False
+
+
+def end_sessions(user_id: str) -> None:
+    """Invalidate every session and remember-me cookie of the user."""
+    with writing():
+        user = db.session.get(User, user_id)
+        user.session_version += 1
+
+
+def needs_setup() -> bool:
+    return db.session.scalar(select(func.count()).select_from(User)) == 0

@@ -138,10 +138,37 @@ def parse_sort(mdef: F.ModelDef, raw: str | None) -> list[tuple[str, bool]]:
     return keys
 
 
-def list_records(mdef: F.ModelDef, args: MultiDict, actor: Actor) -> Page:
+# Text fields the recruiter search box looks in (a LIKE scan until full-text search).
+SEARCH_FIELDS = {
+    "job": ("title", "department", "location"),
+    "candidate": ("name", "email", "phone", "location"),
+    "source": ("name",),
+    "interview": ("title", "location"),
+    "application_note": ("body",),
+}
+
+
+def list_records(
+    mdef: F.ModelDef, args: MultiDict, actor: Actor, search: str | None = None
+) -> Page:
+    """One page of ``mdef`` objects for ``args`` (the API's query string).
+
+    ``search`` is the recruiter search box: every word must appear in one of the
+    model's ``SEARCH_FIELDS`` (case-insensitive).
+    """
     cls = model_class(mdef)
     keys = filter_keys(mdef)
     conditions: list[Any] = [visible(mdef, actor)]
+    for word in (search or "").split()[:10]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                *(
+                    getattr(cls, name).ilike(pattern, escape="\\")
+                    for name in SEARCH_FIELDS[mdef.name]
+                )
+            )
+        )
     seen_columns: dict[str, list[Any]] = {}
     for key in args:
         if key in RESERVED:

@@ -18,7 +18,15 @@ from ..database import writing
 from ..errors import BadRequest, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..ids import has_prefix, new_id
-from ..models import RECORDS, Application, ApplicationNote, FieldMember, Interview, utcnow
+from ..models import (
+    RECORDS,
+    Application,
+    ApplicationNote,
+    FieldMember,
+    Interview,
+    StageChange,
+    utcnow,
+)
 from ..validation import clean, format_datetime, to_json
 from . import rules
 from .auth import Actor
@@ -81,6 +89,7 @@ def create(mdef: F.ModelDef, body: dict[str, Any], actor: Actor) -> Any:
         db.session.add(obj)
         _flush(mdef)
         _sync_members(mdef, obj, values)
+        _record_stage(mdef, obj, None, actor)
     return obj
 
 
@@ -89,12 +98,29 @@ def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) ->
     with writing():
         obj = get(mdef, obj_id, actor)
         changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
+        old_stage = getattr(obj, "stage", None)
         _apply(mdef, obj, changed, errors, actor, creating=False, given=set(values))
         if db.session.is_modified(obj):
             obj.updated_at = utcnow()
         _flush(mdef)
         _sync_members(mdef, obj, changed)
+        if "stage" in changed:
+            _record_stage(mdef, obj, old_stage, actor)
     return obj
+
+
+def _record_stage(mdef: F.ModelDef, obj: Any, old_stage: str | None, actor: Actor) -> None:
+    """Applications keep a history of their stages, whichever path moved them."""
+    if mdef.name == "application":
+        db.session.add(
+            StageChange(
+                application_id=obj.id,
+                from_stage=old_stage,
+                to_stage=obj.stage,
+                at=obj.last_stage_at,
+                by_user=actor.user_id,
+            )
+        )
 
 
 def set_archived(mdef: F.ModelDef, obj_id: str, archived: bool, actor: Actor) -> Any:
@@ -243,6 +269,8 @@ def _delete_ids(mdef: F.ModelDef, ids: list[str]) -> None:
                     FieldMember.model == mdef.name, FieldMember.object_id.in_(chunk)
                 )
             )
+        if mdef.name == "application":
+            db.session.execute(delete(StageChange).where(StageChange.application_id.in_(chunk)))
         db.session.execute(delete(cls).where(cls.id.in_(chunk)))
 
 

@@ -1,0 +1,114 @@
+"""Applications: the detail page and moving cards on the kanban."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from .. import fields as F
+from ..errors import ApiError, NotFound
+from ..extensions import db
+from ..models import StageChange, User
+from ..services import pipeline, records
+from .access import actor, is_htmx, render
+
+bp = Blueprint("applications", __name__, url_prefix="/applications")
+
+
+def _get(app_id: str) -> Any:
+    try:
+        return records.get(F.APPLICATION, app_id, actor())
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/<app_id>")
+@login_required
+def detail(app_id: str) -> Any:
+    """Everything about one application, on one page."""
+    me = actor()
+    app = _get(app_id)
+    job = records.get(F.JOB, app.job_id, me)
+    candidate = records.get(F.CANDIDATE, app.candidate_id, me)
+    history = db.session.execute(
+        select(StageChange, User.name, User.email)
+        .outerjoin(User, User.id == StageChange.by_user)
+        .where(StageChange.application_id == app.id)
+        .order_by(StageChange.at.desc(), StageChange.id.desc())
+    ).all()
+    questions = {
+        q["id"]: q for q in (job.screening_questions or []) + (job.knockout_questions or [])
+    }
+    context: dict[str, Any] = {}
+    from . import interviews as interview_views
+    from . import notes as note_views
+
+    context["notes"] = note_views.notes_for("application", app.id, me)
+    context["interviews"] = interview_views.interviews_for_application(app.id, me)
+    return render(
+        "applications/detail.html",
+        application=app,
+        job=job,
+        candidate=candidate,
+        history=history,
+        questions=questions,
+        stages=pipeline.STAGES,
+        reasons=F.APPLICATION["rejected_reason"].choices,
+        parent_kind="application",
+        parent_id=app.id,
+        **context,
+    )
+
+
+@bp.post("/<app_id>/move")
+@login_required
+def move(app_id: str) -> Any:
+    """Drag and drop, the keyboard "move to" menu and the detail page all post here.
+
+    HTMX drags get the new column counts (the card already sits where it was
+    dropped); the menu gets the whole board; a plain form is redirected back.
+    """
+    form = request.form
+    app = _get(app_id)
+    try:
+        pipeline.move(
+            app_id,
+            form.get("stage", ""),
+            actor(),
+            before_id=form.get("before_id") or None,
+            after_id=form.get("after_id") or None,
+            rejected_reason=form.get("rejected_reason") or None,
+            rejected_note=(form.get("rejected_note") or "").strip() or None,
+        )
+    except NotFound:
+        abort(404)
+    except ApiError as exc:
+        message = "; ".join((exc.fields or {}).values()) or exc.message
+        if is_htmx():
+            return render("jobs/_move_error.html", message=message, status=422)
+        flash(message, "error")
+        return redirect(_back(app.job_id), code=303)
+    if is_htmx():
+        columns = pipeline.board(app.job_id)
+        if form.get("view") == "board":
+            job = records.get(F.JOB, app.job_id, actor())
+            return render(
+                "jobs/_board.html",
+                job=job,
+                columns=columns,
+                stages=pipeline.STAGES,
+                reasons=F.APPLICATION["rejected_reason"].choices,
+            )
+        return render("jobs/_counts.html", columns=columns, stages=pipeline.STAGES)
+    flash("Moved.", "success")
+    return redirect(_back(app.job_id), code=303)
+
+
+def _back(job_id: str) -> str:
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("jobs.board", job_id=job_id)

@@ -1,0 +1,130 @@
+"""First run, login, logout and sessions that really end."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+@pytest.fixture
+def _token(csrf_of):
+    return csrf_of
+
+
+def test_setup_creates_the_admin_and_company_then_disappears(client, _token):
+    assert client.get("/").headers["Location"].startswith("/login")
+    assert client.get("/login").headers["Location"] == "/setup"
+    token = _token(client, "/setup")
+    r = client.post(
+        "/setup",
+        data={"csrf_token": token, "company": "", "email": "bad", "password": "short"},
+    )
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert html.count('class="error"') >= 3 and 'value="bad"' in html  # input kept
+    r = client.post(
+        "/setup",
+        data={
+            "csrf_token": token,
+            "company": "Acme <b>GmbH</b>",
+            "name": "Ann",
+            "email": "ann@acme.io",
+            "password": "password1",
+        },
+    )
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "Acme &lt;b&gt;GmbH&lt;/b&gt;" in page and "<b>GmbH" not in page  # escaped
+    assert client.get("/setup").status_code == 404
+    assert client.post("/setup", data={"csrf_token": token}).status_code == 404
+
+
+def test_setup_without_csrf_is_refused(client):
+    r = client.post("/setup", data={"company": "A", "email": "a@b.io", "password": "password1"})
+    assert r.status_code == 400
+    assert client.get("/setup").status_code == 200  # nothing was created
+
+
+def test_login_errors_and_success(client, make_user, _token):
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    r = client.post(
+        "/login", data={"csrf_token": token, "email": "rec@example.com", "password": "nope-nope"}
+    )
+    assert r.status_code == 401 and "Wrong e-mail or password" in r.get_data(as_text=True)
+    r = client.post(
+        "/login", data={"csrf_token": token, "email": "who@example.com", "password": "nope-nope"}
+    )
+    assert r.status_code == 401
+    r = client.post(
+        "/login?next=/jobs",
+        data={"csrf_token": token, "email": "REC@example.com", "password": "password1"},
+    )
+    assert r.status_code == 302 and r.headers["Location"] == "/jobs"
+
+
+def test_open_redirects_are_refused(client, make_user, _token):
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        fresh = client.application.test_client()
+        t = _token(fresh)
+        r = fresh.post(
+            f"/login?next={target}",
+            data={"csrf_token": t, "email": "rec@example.com", "password": "password1"},
+        )
+        assert r.headers["Location"] == "/", target
+    assert token
+
+
+def test_login_is_throttled_after_repeated_failures(client, make_user, _token):
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    for _ in range(5):
+        r = client.post(
+            "/login", data={"csrf_token": token, "email": "rec@example.com", "password": "x"}
+        )
+        assert r.status_code == 401
+    r = client.post(
+        "/login", data={"csrf_token": token, "email": "rec@example.com", "password": "password1"}
+    )
+    assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
+
+
+def test_logout_ends_the_session_even_with_a_copied_cookie(app, login):
+    client = login("recruiter")
+    stolen = app.test_client()
+    cookie = client.get_cookie("session")
+    stolen.set_cookie("session", cookie.value)
+    assert stolen.get("/jobs").status_code == 200  # the copy works while logged in
+    r = client.post("/logout", data={"csrf_token": client.csrf})
+    assert r.status_code == 302
+    assert client.get("/jobs").status_code == 302
+    assert stolen.get("/jobs").status_code == 302  # the old cookie is dead too
+
+
+def test_logout_needs_post_and_csrf(login):
+    client = login("recruiter")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/jobs").status_code == 200
+
+
+def test_remember_me_sets_a_httponly_cookie(client, make_user, _token):
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    r = client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "email": "rec@example.com",
+            "password": "password1",
+            "remember": "y",
+        },
+    )
+    cookies = r.headers.getlist("Set-Cookie")
+    remember = [c for c in cookies if c.startswith("remember_token=")]
+    assert remember and "HttpOnly" in remember[0]
+    session = [c for c in cookies if c.startswith("session=")]
+    assert session and "HttpOnly" in session[0] and re.search("SameSite=Lax", session[0])
