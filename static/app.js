@@ -14,7 +14,7 @@
     if (!board || !window.Sortable) return;
     board.querySelectorAll(".cards").forEach(function (list) {
       window.Sortable.create(list, {
-        group: "board", animation: 120, delay: 80, delayOnTouchOnly: true,
+        group: "board", animation: 120, delay: 80, delayOnTouchOnly: true, forceFallback: true,
         filter: "button, a, input, select", preventOnFilter: false,
         onEnd: onDrop,
       });

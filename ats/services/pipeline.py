@@ -65,6 +65,7 @@ def board(job_id: str) -> dict[str, list[Card]]:
             Application.position,
             Application.fit_score,
             Application.tags,
+            Candidate.tags.label("candidate_tags"),
             Application.last_stage_at,
             Application.created_at,
         )
@@ -84,7 +85,7 @@ def board(job_id: str) -> dict[str, list[Card]]:
                 r.stage,
                 r.position or 0.0,
                 r.fit_score,
-                r.tags or [],
+                list(dict.fromkeys([*(r.tags or []), *(r.candidate_tags or [])])),
                 max(0, (now - since).days),
             )
         )
