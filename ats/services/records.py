@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
@@ -37,11 +37,57 @@ def model_class(mdef: F.ModelDef) -> Any:
 
 
 def visible(mdef: F.ModelDef, actor: Actor) -> Any:
-    """The SQL condition for rows this actor may see at all (private notes)."""
+    """The SQL condition for rows this actor may see at all, on every path.
+
+    Private notes are their author's only. Interviewers see the jobs they are
+    on (``hiring_manager_id`` or ``team_ids``), those jobs' applications and
+    candidates, interviews of those jobs or where they interview, and notes on
+    what they can see.
+    """
     cls = model_class(mdef)
+    condition: Any = true()
     if mdef.name == "application_note":
-        return or_(cls.private.is_(False), cls.created_by == actor.user_id)
-    return True
+        condition = or_(cls.private.is_(False), cls.created_by == actor.user_id)
+    if actor.role != "interviewer":
+        return condition
+    from ..models import Job
+
+    me = actor.user_id
+    jobs = select(Job.id).where(
+        or_(
+            Job.hiring_manager_id == me,
+            Job.id.in_(
+                select(FieldMember.object_id).where(
+                    FieldMember.model == "job",
+                    FieldMember.field == "team_ids",
+                    FieldMember.value == me,
+                )
+            ),
+        )
+    )
+    apps = select(Application.id).where(Application.job_id.in_(jobs))
+    candidates = select(Application.candidate_id).where(Application.job_id.in_(jobs))
+    if mdef.name == "job":
+        return cls.id.in_(jobs)
+    if mdef.name == "application":
+        return cls.job_id.in_(jobs)
+    if mdef.name == "candidate":
+        return cls.id.in_(candidates)
+    if mdef.name == "interview":
+        panel = select(FieldMember.object_id).where(
+            FieldMember.model == "interview",
+            FieldMember.field == "interviewer_ids",
+            FieldMember.value == me,
+        )
+        return or_(cls.job_id.in_(jobs), cls.interviewer_id == me, cls.id.in_(panel))
+    if mdef.name == "application_note":
+        parent = or_(
+            and_(cls.parent_kind == "job", cls.parent_id.in_(jobs)),
+            and_(cls.parent_kind == "application", cls.parent_id.in_(apps)),
+            and_(cls.parent_kind == "candidate", cls.parent_id.in_(candidates)),
+        )
+        return and_(condition, parent)
+    return condition
 
 
 def serialize(obj: Any) -> dict[str, Any]:

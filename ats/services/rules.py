@@ -46,7 +46,7 @@ def check(
     _check_users(mdef, values, errors)
     checker = _CHECKS.get(mdef.name)
     if checker:
-        checker(obj, values, errors, creating)
+        checker(obj, values, errors, creating, actor)
 
 
 def _current(obj: Any, values: dict[str, Any], name: str) -> Any:
@@ -73,7 +73,9 @@ def _check_users(mdef: F.ModelDef, values: dict[str, Any], errors: dict[str, str
             errors[name] = "no user with id " + ", ".join(missing)
 
 
-def _check_job(obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool) -> None:
+def _check_job(
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
+) -> None:
     lo, hi = _current(obj, values, "salary_min"), _current(obj, values, "salary_max")
     if lo is not None and hi is not None and lo > hi and "salary_min" not in errors:
         errors["salary_min" if "salary_min" in values else "salary_max"] = (
@@ -89,7 +91,7 @@ def _check_job(obj: Any, values: dict[str, Any], errors: dict[str, str], creatin
 
 
 def _check_application(
-    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
     answers = values.get("answers")
     job_id = _current(obj, values, "job_id")
@@ -113,7 +115,7 @@ def _check_application(
 
 
 def _check_interview(
-    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
     if not creating or "application_id" in errors:
         return
@@ -128,14 +130,22 @@ def _check_interview(
             errors[name] = f"must be the application's {name} ({getattr(app, name)}) or absent"
 
 
-def _check_note(obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool) -> None:
+def _check_note(
+    obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
+) -> None:
     if not creating or "parent_kind" in errors or "parent_id" in errors:
         return
     kind, parent_id = values.get("parent_kind"), values.get("parent_id")
     if kind is None or parent_id is None:
         return
+    from .records import visible  # records imports this module
+
     target = F.MODELS[kind]
-    if not has_prefix(parent_id, target.prefix) or db.session.get(RECORDS[kind], parent_id) is None:
+    cls = RECORDS[kind]
+    found = has_prefix(parent_id, target.prefix) and db.session.scalar(
+        select(cls.id).where(cls.id == parent_id, visible(target, actor))
+    )
+    if not found:
         errors["parent_id"] = f"no {kind} with id {parent_id}"
 
 
