@@ -17,8 +17,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    SelectChoice,
     EmailField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
