@@ -7,12 +7,14 @@
 | ATS_DATA_DIR | <instance> (uploaded files) |
 | ATS_MAX_JSON_BYTES | 8 MiB |
 | ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
+| ATS_HTTPS | off; "1" when served over HTTPS: cookies become Secure |
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     instance.mkdir(parents=True, exist_ok=True)
     env = os.environ
     overrides = overrides or {}
+    https = env.get("ATS_HTTPS", "").lower() in ("1", "true", "yes")
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": env.get("ATS_DATABASE_URL")
         or f"sqlite:///{instance / 'ats.sqlite3'}",
@@ -49,6 +52,11 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("ATS_SQLITE_BUSY_TIMEOUT_MS", 10000)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     }
     config.update(overrides)
     if "SECRET_KEY" not in config:
