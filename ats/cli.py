@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .errors import ApiError
+from .errors import ApiError, ValidationFailed
 from .services import auth
 
 users = AppGroup("users", help="Manage user accounts.")
@@ -17,6 +17,8 @@ tokens = AppGroup("tokens", help="Manage API tokens.")
 
 
 def _fail(exc: ApiError) -> None:
+    if isinstance(exc, ValidationFailed):  # name every field at fault
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.fields.items()))
     raise click.ClickException(exc.message)
 
 
@@ -44,7 +46,12 @@ def create_user(email: str, password: str, name: str | None, admin: bool, role: 
 @click.option("--email", required=True, help="The user the token acts for.")
 @click.option("--scopes", required=True, help='Comma-separated, e.g. "job:read,job:list" or "*".')
 @click.option("--name", default=None, help="What the token is for.")
-@click.option("--expires-days", type=click.IntRange(min=1), default=None, help="Lifetime in days.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(min=1, max=auth.MAX_TOKEN_DAYS),
+    default=None,
+    help="Lifetime in days.",
+)
 def create_token(email: str, scopes: str, name: str | None, expires_days: int | None) -> None:
     """Create a personal access token; it is printed once, as the last line."""
     user = auth.find_user(email)

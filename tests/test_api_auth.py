@@ -371,8 +371,8 @@ def test_recruiter_may_write_other_models(make_api):
 
 
 def test_interviewer_reads_and_writes_notes_only(api, make_api):
-    job = api.job()
     interviewer = make_api("*", role="interviewer")
+    job = api.job(team_ids=[interviewer.user_id])  # interviewers see the jobs they are on
 
     assert interviewer.get(f"/data/job/{job['id']}").status_code == 200
     r = interviewer.get("/data/job")
@@ -454,7 +454,7 @@ def test_last_used_at_is_not_set_by_a_refused_token(app, client, make_user, runn
 
 def login(client, user_id: str) -> None:
     with client.session_transaction() as s:
-        s["_user_id"] = user_id
+        s["_user_id"] = f"{user_id}:1"  # Flask-Login's alternative id: user and session version
         s["_fresh"] = True
 
 

@@ -173,7 +173,7 @@ def test_private_flag_can_be_switched_by_the_author(private):
 def test_each_user_sees_only_their_own_private_notes(private, make_api):
     a, b, candidate = private["a"], private["b"], private["candidate"]
     b_secret = note(b, "candidate", candidate, private=True)
-    interviewer = make_api("*", "interviewer")
+    interviewer = make_api("*", "recruiter")  # a third user
     i_secret = note(interviewer, "candidate", candidate, private=True)
     assert ids(notes(a, private="true")) == [private["secret"]["id"]]
     assert ids(notes(b, private="true")) == [b_secret["id"]]

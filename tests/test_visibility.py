@@ -13,18 +13,20 @@ def world(api, make_api):
     mine = api.job(title="Mine", team_ids=[iv.user_id])
     managed = api.job(title="Managed", hiring_manager_id=iv.user_id)
     other = api.job(title="Other")
+    panel_job = api.job(title="Panel")
     shared_cand = api.candidate(name="On both")
     apps = {
         "mine": api.application(job=mine, candidate=shared_cand),
         "managed": api.application(job=managed),
         "other": api.application(job=other, candidate=api.candidate(name="Elsewhere")),
         "other_shared": api.application(job=other, candidate=shared_cand),
+        "panel": api.application(job=panel_job, candidate=api.candidate(name="Panelled")),
     }
     interviews = {
         "mine": api.create("interview", application_id=apps["mine"]["id"]),
         "other": api.create("interview", application_id=apps["other"]["id"]),
         "other_but_me": api.create(
-            "interview", application_id=apps["other"]["id"], interviewer_ids=[iv.user_id]
+            "interview", application_id=apps["panel"]["id"], interviewer_ids=[iv.user_id]
         ),
     }
     notes = {
@@ -38,7 +40,7 @@ def world(api, make_api):
     }
     return {
         "iv": iv,
-        "jobs": {"mine": mine, "managed": managed, "other": other},
+        "jobs": {"mine": mine, "managed": managed, "other": other, "panel": panel_job},
         "apps": apps,
         "interviews": interviews,
         "notes": notes,
@@ -53,15 +55,32 @@ def _ids(api, path):
 
 def test_interviewer_lists_only_what_they_are_on(world):
     iv, jobs, apps = world["iv"], world["jobs"], world["apps"]
-    assert _ids(iv, "/data/job") == {jobs["mine"]["id"], jobs["managed"]["id"]}
-    assert _ids(iv, "/data/application") == {apps["mine"]["id"], apps["managed"]["id"]}
+    # on the panel of an interview for "Panel": that job counts as theirs
+    assert _ids(iv, "/data/job") == {jobs["mine"]["id"], jobs["managed"]["id"], jobs["panel"]["id"]}
+    assert _ids(iv, "/data/application") == {
+        apps["mine"]["id"],
+        apps["managed"]["id"],
+        apps["panel"]["id"],
+    }
     names = {c["data"]["name"] for c in iv.get("/data/candidate").get_json()["items"]}
-    assert "Elsewhere" not in names and "On both" in names
+    assert "Elsewhere" not in names and {"On both", "Panelled"} <= names
     assert _ids(iv, "/data/interview") == {
         world["interviews"]["mine"]["id"],
         world["interviews"]["other_but_me"]["id"],
     }
     assert _ids(iv, "/data/application_note") == {world["notes"]["job"]["id"]}
+
+
+def test_interviewing_a_candidate_puts_you_on_the_job(world, api):
+    iv, jobs, apps = world["iv"], world["jobs"], world["apps"]
+    api.patch(
+        f"/data/interview/{world['interviews']['other']['id']}",
+        json={"interviewer_id": iv.user_id},
+    )
+    assert jobs["other"]["id"] in _ids(iv, "/data/job")
+    assert apps["other"]["id"] in _ids(iv, "/data/application")
+    names = {c["data"]["name"] for c in iv.get("/data/candidate").get_json()["items"]}
+    assert "Elsewhere" in names
 
 
 def test_interviewer_gets_404_for_anything_else(world):
@@ -102,5 +121,5 @@ def test_pages_apply_the_same_limits(world, login, app):
 
 def test_recruiters_see_everything(world, make_api):
     rec = make_api("*", role="recruiter")
-    assert len(_ids(rec, "/data/job")) == 3
-    assert len(_ids(rec, "/data/application")) == 4
+    assert len(_ids(rec, "/data/job")) == 4
+    assert len(_ids(rec, "/data/application")) == 5

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from .. import fields as F
 from ..database import writing
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..ids import new_id
 from ..models import ROLES, ApiToken, User, utcnow
@@ -92,22 +92,49 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+NAME_MAX_LENGTH = 200
+MAX_TOKEN_DAYS = 3650
+
+
+def check_password_rules(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"the password must have at most {MAX_PASSWORD_LENGTH} characters"
+    return None
+
+
 def create_user(
     email: str, password: str, name: str | None = None, role: str = "recruiter"
 ) -> User:
+    """A new user; ``ValidationFailed`` names each field at fault, ``Conflict`` a taken e-mail."""
     from email_validator import EmailNotValidError, validate_email
 
+    errors: dict[str, str] = {}
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise BadRequest(f"not a valid e-mail address: {exc}") from None
-    if len(password) < 8:
-        raise BadRequest("the password must have at least 8 characters")
+        errors["email"] = f"not a valid e-mail address: {exc}"
+    if len(email) > 320:
+        errors["email"] = "at most 320 characters"
+    problem = check_password_rules(password)
+    if problem:
+        errors["password"] = problem
+    if name is not None and len(name) > NAME_MAX_LENGTH:
+        errors["name"] = f"at most {NAME_MAX_LENGTH} characters"
     if role not in ROLES:
-        raise BadRequest("role must be one of " + ", ".join(ROLES))
+        errors["role"] = "the role must be one of " + ", ".join(ROLES)
+    if errors:
+        raise ValidationFailed(errors)
     with writing():
         if find_user(email):
-            raise Conflict(f"a user with the e-mail {email} exists already")
+            raise Conflict(
+                f"a user with the e-mail {email} exists already",
+                {"email": "a user with this e-mail exists already"},
+            )
         user = User(id=new_id("usr"), email=email.strip(), name=name, role=role)
         user.set_password(password)
         db.session.add(user)
@@ -118,8 +145,11 @@ def create_token(
     user: User, scopes: list[str], name: str | None = None, expires_days: int | None = None
 ) -> tuple[ApiToken, str]:
     """Make a token; the clear text is returned once and never stored."""
-    if expires_days is not None and expires_days < 1:
-        raise BadRequest("expires-days must be at least 1")
+    if expires_days is not None and not 1 <= expires_days <= MAX_TOKEN_DAYS:
+        raise BadRequest(
+            f"expires-days must be between 1 and {MAX_TOKEN_DAYS}",
+            {"expires_days": f"between 1 and {MAX_TOKEN_DAYS}"},
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with writing():
         token = ApiToken(

@@ -53,6 +53,16 @@ def visible(mdef: F.ModelDef, actor: Actor) -> Any:
     from ..models import Job
 
     me = actor.user_id
+    panel = select(FieldMember.object_id).where(
+        FieldMember.model == "interview",
+        FieldMember.field == "interviewer_ids",
+        FieldMember.value == me,
+    )
+    # an interviewer is on a job as its hiring manager, in its team, or by
+    # interviewing one of its candidates
+    my_interviews = select(Interview.job_id).where(
+        or_(Interview.interviewer_id == me, Interview.id.in_(panel))
+    )
     jobs = select(Job.id).where(
         or_(
             Job.hiring_manager_id == me,
@@ -63,6 +73,7 @@ def visible(mdef: F.ModelDef, actor: Actor) -> Any:
                     FieldMember.value == me,
                 )
             ),
+            Job.id.in_(my_interviews),
         )
     )
     apps = select(Application.id).where(Application.job_id.in_(jobs))
@@ -74,11 +85,6 @@ def visible(mdef: F.ModelDef, actor: Actor) -> Any:
     if mdef.name == "candidate":
         return cls.id.in_(candidates)
     if mdef.name == "interview":
-        panel = select(FieldMember.object_id).where(
-            FieldMember.model == "interview",
-            FieldMember.field == "interviewer_ids",
-            FieldMember.value == me,
-        )
         return or_(cls.job_id.in_(jobs), cls.interviewer_id == me, cls.id.in_(panel))
     if mdef.name == "application_note":
         parent = or_(

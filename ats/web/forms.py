@@ -147,6 +147,8 @@ def form_values(
         except ValueError as exc:
             errors[name] = str(exc)
     _, rule_errors = clean(mdef, values, mode)
+    # fields the form does not show (e.g. an id from the URL) are the view's business
+    rule_errors = {k: v for k, v in rule_errors.items() if k in names}
     return values, {**rule_errors, **errors}
 
 
