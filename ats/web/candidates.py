@@ -27,7 +27,7 @@ from ..services import query, records
 from ..services.auth import Actor
 from .access import STAFF, actor, render, roles
 from .forms import form_values, model_form, show_errors
-from .notes import check_csrf, notes_for
+from .notes import notes_for
 
 bp = Blueprint("candidates", __name__, url_prefix="/candidates")
 
@@ -172,8 +172,8 @@ def new() -> Any:
     }
     apply_form.job_id.description = "Optional: creates an application in the stage New."
     if request.method == "GET":
+        apply_form.job_id.data = request.args.get("job_id", "")  # "Add candidate" on a job
         return render("candidates/form.html", form=form, apply_form=apply_form, candidate=None)
-    check_csrf(form)
     values, errors = form_values(F.CANDIDATE, form, FORM_FIELDS)
     job_id = (apply_form.job_id.data or "").strip()
     if errors:
@@ -212,7 +212,6 @@ def edit(candidate_id: str) -> Any:
         form = model_form(F.CANDIDATE, FORM_FIELDS, obj=candidate)
         return render("candidates/form.html", form=form, apply_form=None, candidate=candidate)
     form = model_form(F.CANDIDATE, FORM_FIELDS)
-    check_csrf(form)
     values, errors = form_values(F.CANDIDATE, form, FORM_FIELDS, mode="patch")
     if errors:
         show_errors(form, errors)
@@ -267,7 +266,6 @@ def attach(candidate_id: str) -> Any:
     candidate = _get(candidate_id, me)
     applied = {row[0].job_id for row in _applications(candidate.id, me)}
     apply_form = _apply_form(me, exclude=applied)
-    check_csrf(apply_form)
     job_id = (apply_form.job_id.data or "").strip()
     try:
         records.create(F.APPLICATION, {"job_id": job_id or None, "candidate_id": candidate.id}, me)
@@ -307,7 +305,6 @@ def erase(candidate_id: str) -> Any:
     applications = _applications(candidate.id, me)
     status = 200
     if request.method == "POST":
-        check_csrf(form)
         if _confirms(form.confirm.data, candidate):
             counts = records.remove(F.CANDIDATE, candidate.id, me, cascade=True)
             what = ", ".join(f"{n} {k.replace('application_', '')}{'s' if n != 1 else ''}"

@@ -174,9 +174,14 @@ def board(job_id: str) -> Any:
     except NotFound:
         abort(404)
     columns = pipeline.board(job.id)
+    from .notes import notes_for
+
     return render(
         "jobs/board.html",
         job=job,
+        notes=notes_for("job", job.id, actor()),
+        parent_kind="job",
+        parent_id=job.id,
         columns=columns,
         stages=pipeline.STAGES,
         reasons=F.APPLICATION["rejected_reason"].choices,

@@ -220,15 +220,6 @@ def edit_form(note: Any = None, note_id: str = "", bind: bool = False) -> FlaskF
     return form
 
 
-def check_csrf(form: FlaskForm) -> None:
-    """Check only the form's CSRF token (CSRFProtect does so app-wide already; this
-    keeps a form safe if that is ever switched off). The field rules are the
-    services' job, so WTForms' own checks are not run."""
-    token = form._fields.get("csrf_token")
-    if token is not None and not token.validate(form):
-        abort(400, "The form expired; reload the page and try again.")
-
-
 def _list_fragment(parent_kind: str, parent_id: str, me: Actor, **context: Any) -> Any:
     context.setdefault("note_form", add_form(parent_id))
     return render_template(
@@ -279,10 +270,7 @@ def create() -> Any:
     parent = _parent(parent_kind, parent_id, me)
     next_url = _next_for(parent_kind, parent_id)
     form = add_form(parent_id, bind=True)
-    check_csrf(form)
-    # "patch": the form lacks parent_kind/parent_id, which "create" would call missing;
-    # records.create below checks the whole note
-    values, errors = form_values(NOTE, form, ADD_FIELDS, mode="patch")
+    values, errors = form_values(NOTE, form, ADD_FIELDS)
     try:
         if errors:
             raise ValidationFailed(errors)
@@ -343,7 +331,6 @@ def edit(note_id: str) -> Any:
             "notes/edit.html", partial="notes/_edit.html", form=edit_form(note), **context
         )
     form = edit_form(note_id=note.id, bind=True)
-    check_csrf(form)
     values, errors = form_values(NOTE, form, EDIT_FIELDS, mode="patch")
     try:
         if errors:

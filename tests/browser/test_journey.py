@@ -160,3 +160,52 @@ def test_dashboard_shows_the_pipeline(page, server, seeded, screenshot):
     row = page.locator("tr", has_text="Robotics Engineer")
     expect(row).to_be_visible()
     screenshot(page, "dashboard")
+
+
+def test_add_a_candidate_to_the_job_by_hand(page, server, seeded):
+    page.goto(server.url(f"/jobs/{seeded['id']}"))
+    page.get_by_role("link", name="Add candidate").click()
+    page.get_by_label("Name").fill("Ada Lovelace")
+    page.get_by_label("Email").fill("ada@example.org")
+    page.get_by_label("Tags").fill("math")
+    page.get_by_role("button", name="Add candidate").click()
+    expect(page.get_by_role("heading", name=re.compile("Ada Lovelace"))).to_be_visible()
+    page.goto(server.url(f"/jobs/{seeded['id']}"))
+    expect(_column(page, "new").locator(".kcard", has_text="Ada Lovelace")).to_be_visible()
+
+
+def test_pinned_note_and_an_interview_on_the_application(page, server, seeded, screenshot):
+    page.goto(server.url(f"/jobs/{seeded['id']}"))
+    page.locator(".kcard", has_text="Alan Turing").get_by_role("link", name="Alan Turing").click()
+    expect(page.get_by_role("heading", name=re.compile("Alan Turing"))).to_be_visible()
+    notes = page.locator("section.notes")
+    body = "Strong **systems** background.\n\n<script>alert(1)</script>"
+    notes.get_by_label("New note").fill(body)
+    notes.get_by_label("Pin").check()
+    notes.get_by_role("button", name="Add note").click()
+    note = page.locator(".note.pinned")
+    expect(note.locator("strong", has_text="systems")).to_be_visible()
+    assert page.locator("section.notes script").count() == 0
+    page.get_by_role("link", name="Schedule an interview").click()
+    page.get_by_label("Kind").select_option("video")
+    page.get_by_label("Date and time").fill("2031-03-04T10:30")
+    page.get_by_label("Duration (minutes)").fill("45")
+    page.get_by_label("Meeting URL").fill("https://meet.example.org/alan")
+    page.get_by_role("button", name="Schedule interview").click()
+    expect(page.locator("#interviews")).to_contain_text("10:30")
+    page.reload()
+    expect(page.locator(".note.pinned")).to_contain_text("background")
+    screenshot(page, "application")
+
+
+def test_change_the_company_profile(page, server, screenshot):
+    page.goto(server.url("/settings/company"))
+    page.get_by_label("Display name").fill("Acme Robotics GmbH")
+    page.get_by_label("Accent color").fill("#zzz")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".has-error .error")).to_contain_text("must match")
+    expect(page.get_by_label("Display name")).to_have_value("Acme Robotics GmbH")
+    page.get_by_label("Accent color").fill("#1f7a5a")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".brand")).to_have_text("Acme Robotics GmbH")
+    screenshot(page, "settings")
