@@ -41,6 +41,11 @@ DATETIME_MAX_LENGTH = 32
 QUESTION_TYPES = ("text", "yes_no", "number", "choice")
 
 
+def humanize(name: str) -> str:
+    text = name.replace("_id", "").replace("_url", " URL").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 @dataclass(frozen=True)
 class Field:
     """One row of a spec field table."""
@@ -63,10 +68,16 @@ class Field:
     data_url: bool = False  # string that may be an https URL or an image data URL
     not_null: bool = False  # optional on create, but once set never null
     description: str = ""
+    label: str = ""  # what forms call it; derived from the name when empty
 
     @property
     def server_managed(self) -> bool:
         return not (self.create or self.patch)
+
+    @property
+    def title(self) -> str:
+        """The label forms show (and the schema lists)."""
+        return self.label or humanize(self.name)
 
     @property
     def nullable(self) -> bool:
@@ -281,10 +292,10 @@ INTERVIEW = ModelDef(
         _s("job_id", 64, patch=False, description="copied from the application when absent"),
         _enum("kind", "phone", "video", "onsite", "take_home"),
         _s("title", 200),
-        _ts("scheduled_at"),
-        Field("duration_minutes", INTEGER, minimum=1, maximum=1440),
-        _s("interviewer_id", 64, description="a user id"),
-        Field("interviewer_ids", LIST, item=ITEM_USER, description="user ids"),
+        _ts("scheduled_at", label="Date and time"),
+        Field("duration_minutes", INTEGER, minimum=1, maximum=1440, label="Duration (minutes)"),
+        _s("interviewer_id", 64, description="a user id", label="Lead interviewer"),
+        Field("interviewer_ids", LIST, item=ITEM_USER, description="user ids", label="Panel"),
         _s("location", 200),
         _url("meeting_url"),
         _s("agenda", 4000),

@@ -112,6 +112,7 @@ def model_schema(mdef: F.ModelDef) -> dict[str, Any]:
     for f in mdef.fields:
         entry: dict[str, Any] = {
             "name": f.name,
+            "label": f.title,
             "type": f.type,
             "required": f.required,
             "create": f.create,

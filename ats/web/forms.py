@@ -32,11 +32,6 @@ from ..validation import clean, format_datetime
 TEXTAREA_FROM = 600  # longer strings get a text area
 
 
-def humanize(name: str) -> str:
-    text = name.replace("_id", "").replace("_url", " URL").replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
 def user_zone() -> ZoneInfo:
     """The recruiter's own time zone (Settings), UTC until chosen."""
     name = getattr(current_user, "timezone", None) or "UTC"
@@ -52,7 +47,7 @@ def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
 
 
 def _wtf_field(f: F.Field, choices: dict[str, list[tuple[str, str]]] | None = None) -> Any:
-    label = humanize(f.name)
+    label = f.title
     kw: dict[str, Any] = {"render_kw": {}, "description": f.description}
     if f.max_length and f.type not in (F.TAGS, F.LIST):
         kw["render_kw"]["maxlength"] = f.max_length
@@ -63,7 +58,7 @@ def _wtf_field(f: F.Field, choices: dict[str, list[tuple[str, str]]] | None = No
     if f.type == F.BOOL:
         return BooleanField(label, **kw)
     if f.type == F.ENUM:
-        opts = [(c, humanize(c)) for c in f.choices]
+        opts = [(c, F.humanize(c)) for c in f.choices]
         if f.nullable:
             opts = [("", "—"), *opts]
         return SelectField(label, choices=options(opts), **kw)
@@ -186,4 +181,4 @@ def show_errors(form: FlaskForm, errors: dict[str, str]) -> None:
         if name in form:
             form[name].errors = [*form[name].errors, message]
         else:
-            form.form_errors.append(f"{humanize(name)}: {message}")
+            form.form_errors.append(f"{F.humanize(name)}: {message}")

@@ -143,22 +143,9 @@ def _hints() -> dict[str, str]:
     }
 
 
-# Clearer words than the field names give; the rules stay in the field table.
-LABELS = {
-    "scheduled_at": "Date and time",
-    "duration_minutes": "Duration (minutes)",
-    "interviewer_id": "Lead interviewer",
-    "interviewer_ids": "Panel",
-}
-
-
 def _form(names: list[str], obj: Any = None) -> FlaskForm:
     choices = _user_choices() if "interviewer_id" in names else None
-    form = model_form(F.INTERVIEW, names, obj=obj, choices=choices)
-    for name in names:
-        if name in LABELS:
-            form[name].label.text = LABELS[name]
-    return form
+    return model_form(F.INTERVIEW, names, obj=obj, choices=choices)
 
 
 def _show(form: FlaskForm, exc: ApiError) -> None:

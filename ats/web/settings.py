@@ -29,7 +29,7 @@ from ..models import ROLES, ApiToken, Application, User
 from ..services import auth, query, records, users
 from ..validation import clean
 from .access import STAFF, actor, is_htmx, render, roles
-from .forms import form_values, humanize, model_form, options, show_errors
+from .forms import form_values, model_form, options, show_errors
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -234,7 +234,7 @@ class NewUserForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=_column_length(User.name))])
     role = SelectField(
         "Role",
-        choices=options([(r, humanize(r)) for r in ROLES]),
+        choices=options([(r, F.humanize(r)) for r in ROLES]),
         default="recruiter",
         validate_choice=False,
     )
