@@ -92,17 +92,17 @@ def move(app_id: str) -> Any:
         flash(message, "error")
         return redirect(_back(app.job_id), code=303)
     if is_htmx():
-        columns = pipeline.board(app.job_id)
         if form.get("view") == "board":
             job = records.get(F.JOB, app.job_id, actor())
             return render(
                 "jobs/_board.html",
                 job=job,
-                columns=columns,
+                columns=pipeline.board(app.job_id),
                 stages=pipeline.STAGES,
                 reasons=F.APPLICATION["rejected_reason"].choices,
             )
-        return render("jobs/_counts.html", columns=columns, stages=pipeline.STAGES)
+        counts = pipeline.stage_counts([app.job_id])[app.job_id]
+        return render("jobs/_counts.html", counts=counts, stages=pipeline.STAGES)
     flash("Moved.", "success")
     return redirect(_back(app.job_id), code=303)
 
