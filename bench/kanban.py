@@ -50,8 +50,9 @@ def main() -> None:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"email": "bench@example.com", "password": "password1",
-                                "csrf_token": token})
+    client.post(
+        "/login", data={"email": "bench@example.com", "password": "password1", "csrf_token": token}
+    )
     csrf = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
 
     board_times, size = [], 0

@@ -209,3 +209,20 @@ def test_change_the_company_profile(page, server, screenshot):
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".brand")).to_have_text("Acme Robotics GmbH")
     screenshot(page, "settings")
+
+
+def test_log_out_and_back_in(page, server):
+    page.goto(server.url("/"))
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.goto(server.url("/jobs"))
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("E-mail").fill(ADMIN["email"])
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail or password")
+    expect(page.get_by_label("E-mail")).to_have_value(ADMIN["email"])
+    page.get_by_label("Password").fill(ADMIN["password"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/jobs$"))
+    expect(page.get_by_role("link", name="Robotics Engineer")).to_be_visible()
