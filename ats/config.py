@@ -7,6 +7,7 @@
 | ATS_DATA_DIR | <instance> (uploaded files) |
 | ATS_MAX_JSON_BYTES | 8 MiB |
 | ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
+| ATS_MAX_CV_BYTES | 10 MiB (largest CV upload) |
 | ATS_HTTPS | off; "1" when served over HTTPS: cookies become Secure |
 """
 
@@ -48,7 +49,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SQLALCHEMY_DATABASE_URI": env.get("ATS_DATABASE_URL")
         or f"sqlite:///{instance / 'ats.sqlite3'}",
         "DATA_DIR": env.get("ATS_DATA_DIR") or str(instance),
-        "MAX_CONTENT_LENGTH": int(env.get("ATS_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+        "MAX_JSON_BYTES": int(env.get("ATS_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
+        "MAX_CV_BYTES": int(env.get("ATS_MAX_CV_BYTES", 10 * 1024 * 1024)),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("ATS_SQLITE_BUSY_TIMEOUT_MS", 10000)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -59,6 +61,11 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "REMEMBER_COOKIE_DURATION": timedelta(days=30),
     }
     config.update(overrides)
+    # the largest body of any kind; each endpoint then holds its own limit
+    # (JSON bodies MAX_JSON_BYTES, CV uploads MAX_CV_BYTES)
+    config.setdefault(
+        "MAX_CONTENT_LENGTH", max(config["MAX_JSON_BYTES"], config["MAX_CV_BYTES"] + 2**20)
+    )
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = env.get("ATS_SECRET_KEY") or _secret_key(instance)
     return config

@@ -78,3 +78,10 @@ class UnsupportedMediaType(ApiError):
 
     def __init__(self) -> None:
         super().__init__("send the body as Content-Type: application/json")
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than {limit} bytes")

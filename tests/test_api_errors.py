@@ -214,7 +214,7 @@ def small_app(tmp_path, template_db):
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp_path / "data"),
             "TESTING": True,
-            "MAX_CONTENT_LENGTH": 2048,
+            "MAX_JSON_BYTES": 2048,
         }
     )
     yield app
@@ -249,7 +249,7 @@ def test_body_over_configured_limit_is_413(small_app):
 
 
 def test_body_over_default_8_mib_is_413(api, app):
-    assert app.config["MAX_CONTENT_LENGTH"] == 8 * 1024 * 1024
+    assert app.config["MAX_JSON_BYTES"] == 8 * 1024 * 1024
     before = row_counts(app)
     raw = b'{"title": "Huge", "description": "' + b"x" * (8 * 1024 * 1024) + b'"}'
     assert_error(api.post("/data/job", data=raw, content_type="application/json"), 413)

@@ -224,6 +224,7 @@ def valid_value(env: Env, model: str, f: F.Field) -> Any:
         ("company_profile", "banner_url"): "data:image/png;base64,iVBORw0KGgo=",
         ("source", "name"): lambda: f"Source {env.salt()}",
         ("application", "answers"): [],
+        ("application", "cv_blob_id"): lambda: _stored_pdf(env),
     }
     if (model, f.name) in special:
         v = special[(model, f.name)]
@@ -269,6 +270,7 @@ ID_LIKE = {
     ("interview", "candidate_id"),
     ("interview", "job_id"),
     ("application_note", "parent_id"),
+    ("application", "cv_blob_id"),  # must name an uploaded file
 }
 
 
@@ -857,6 +859,16 @@ NULLABLE = _rows(
         f.patch and not f.required and f.default is None and (m.name, f.name) != ("job", "slug")
     )
 )
+
+
+def _stored_pdf(env: Any) -> str:
+    """An uploaded CV: cv_blob_id must name a file the server keeps."""
+    import io
+
+    from ats.services import files
+
+    with env.api.client.application.app_context():
+        return files.store_cv(io.BytesIO(b"%PDF-1.4\n%%EOF\n")).id
 
 
 @pytest.mark.parametrize(("model", "f"), NULLABLE, ids=_ids(NULLABLE))

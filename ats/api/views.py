@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import g, jsonify, request, url_for
+from flask import current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
@@ -16,6 +16,7 @@ from ..errors import (
     BadRequest,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -74,8 +75,14 @@ def _guard(model: str, action: str) -> tuple[F.ModelDef, Actor]:
 def _json_body() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(limit)
+    raw = request.stream.read(limit + 1)  # also bounds bodies sent without a length
+    if len(raw) > limit:
+        raise PayloadTooLarge(limit)
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = json.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):

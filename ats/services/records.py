@@ -147,9 +147,12 @@ def create(mdef: F.ModelDef, body: dict[str, Any], actor: Actor) -> Any:
 
 def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) -> Any:
     values, errors = clean(mdef, body, "patch")
+    replaced_blob = None
     with writing():
         obj = get(mdef, obj_id, actor)
         changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
+        if "cv_blob_id" in changed:
+            replaced_blob = obj.cv_blob_id
         old_stage = getattr(obj, "stage", None)
         _apply(mdef, obj, changed, errors, actor, creating=False, given=set(values))
         if db.session.is_modified(obj):
@@ -158,7 +161,21 @@ def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) ->
         _sync_members(mdef, obj, changed)
         if "stage" in changed:
             _record_stage(mdef, obj, old_stage, actor)
+    if replaced_blob:
+        _drop_unused_blobs([replaced_blob])
     return obj
+
+
+def _drop_unused_blobs(blob_ids: list[str]) -> None:
+    """Delete stored files no application names any more (after the commit)."""
+    from . import files
+
+    used = set(
+        db.session.scalars(
+            select(Application.cv_blob_id).where(Application.cv_blob_id.in_(blob_ids))
+        )
+    )
+    files.delete([b for b in blob_ids if b not in used])
 
 
 def _record_stage(mdef: F.ModelDef, obj: Any, old_stage: str | None, actor: Actor) -> None:
@@ -280,6 +297,7 @@ def remove(mdef: F.ModelDef, obj_id: str, actor: Actor, cascade: bool) -> dict[s
     A cascade deletes dependents (applications with their interviews and notes),
     except for a source, whose applications only lose their ``source_id``.
     """
+    blobs: list[str] = []  # uploaded CVs to delete once the rows are gone
     with writing():
         obj = get(mdef, obj_id, actor)
         deps = _dependents(mdef, obj_id)
@@ -306,9 +324,27 @@ def remove(mdef: F.ModelDef, obj_id: str, actor: Actor, cascade: bool) -> dict[s
             for name in ("application_note", "interview", "application"):
                 if name in deps and name in counts:
                     ids = [row[0] for row in db.session.execute(deps[name])]
+                    if name == "application":
+                        blobs += _blobs_of(ids)
                     _delete_ids(F.MODELS[name], ids)
+        if mdef.name == "application":
+            blobs += _blobs_of([obj.id])
         _delete_ids(mdef, [obj.id])
+    if blobs:
+        _drop_unused_blobs(blobs)
     return counts
+
+
+def _blobs_of(app_ids: list[str]) -> list[str]:
+    blobs: list[str] = []
+    for start in range(0, len(app_ids), 500):
+        blobs += db.session.scalars(
+            select(Application.cv_blob_id).where(
+                Application.id.in_(app_ids[start : start + 500]),
+                Application.cv_blob_id.is_not(None),
+            )
+        ).all()
+    return blobs
 
 
 def _delete_ids(mdef: F.ModelDef, ids: list[str]) -> None:

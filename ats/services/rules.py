@@ -93,6 +93,11 @@ def _check_job(
 def _check_application(
     obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
+    from . import files
+
+    blob_id = values.get("cv_blob_id")
+    if blob_id and "cv_blob_id" not in errors and files.find(blob_id) is None:
+        errors["cv_blob_id"] = f"no uploaded file {blob_id}"
     answers = values.get("answers")
     job_id = _current(obj, values, "job_id")
     if not answers or "job_id" in errors or job_id is None:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
 from .. import fields as F
-from ..errors import ApiError, NotFound
+from ..errors import ApiError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import StageChange, User
-from ..services import pipeline, records
-from .access import actor, is_htmx, render
+from ..services import files, pipeline, records
+from ..services.rules import slugify
+from .access import STAFF, actor, is_htmx, render, roles
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -50,6 +51,8 @@ def detail(app_id: str) -> Any:
     context["interviews"] = interview_views.interviews_for_application(app.id, me)
     return render(
         "applications/detail.html",
+        cv=files.find(app.cv_blob_id),
+        max_cv_mb=files.max_cv_bytes() // (1024 * 1024),
         application=app,
         job=job,
         candidate=candidate,
@@ -105,6 +108,56 @@ def move(app_id: str) -> Any:
         return render("jobs/_counts.html", counts=counts, stages=pipeline.STAGES)
     flash("Moved.", "success")
     return redirect(_back(app.job_id), code=303)
+
+
+@bp.post("/<app_id>/cv")
+@roles(*STAFF)
+def upload_cv(app_id: str) -> Any:
+    """Attach (or replace) the CV: PDF, DOC or DOCX, checked by content."""
+    app = _get(app_id)
+    detail_url = url_for("applications.detail", app_id=app.id)
+    upload = request.files.get("cv")
+    if upload is None or not upload.filename:
+        flash("Choose a PDF, DOC or DOCX file.", "error")
+        return redirect(detail_url, code=303)
+    try:
+        blob = files.store_cv(upload.stream)
+        try:
+            records.update(F.APPLICATION, app.id, {"cv_blob_id": blob.id}, actor())
+        except BaseException:
+            files.delete([blob.id])
+            raise
+    except ValidationFailed as exc:
+        flash("CV not saved: " + "; ".join(exc.fields.values()), "error")
+    else:
+        flash("CV saved.", "success")
+    return redirect(detail_url, code=303)
+
+
+@bp.get("/<app_id>/cv")
+@login_required
+def cv(app_id: str) -> Any:
+    """The CV as a download; ``?inline=1`` shows a PDF in the page's preview.
+
+    Only for logged-in staff who can see the application; the content type is
+    the one the file's bytes proved, and the browser may not guess another.
+    """
+    app = _get(app_id)
+    blob = files.find(app.cv_blob_id)
+    if blob is None:
+        abort(404)
+    candidate = records.get(F.CANDIDATE, app.candidate_id, actor())
+    inline = request.args.get("inline") == "1" and blob.kind == "pdf"
+    response = send_file(
+        blob.path,
+        mimetype=blob.mimetype,
+        as_attachment=not inline,
+        download_name=f"{slugify(candidate.name) or 'candidate'}-cv.{blob.kind}",
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _back(job_id: str) -> str:
