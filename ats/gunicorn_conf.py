@@ -35,8 +35,9 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
             db.engine.dispose()
     if not count:
         server.log.info(
-            "No users yet. Create the first admin with:\n"
+            "No users yet. Open http://%s/setup to create the first admin, or run:\n"
             "  .venv/bin/flask --app app users create --email you@example.com "
-            "--password '...' --admin"
+            "--password '...' --admin",
+            bind,
         )
     server.log.info("ATS listening on http://%s", bind)
