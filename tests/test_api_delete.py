@@ -570,7 +570,7 @@ def rich(api: Api, model: str, make_user) -> dict:
         applied_at="2026-01-02T03:04:05+01:00",
         cover_letter="Hello.",
         cv_url="https://cv.example/ada.pdf",
-        cv_blob_id="blob_1",
+        cv_blob_id=_stored_pdf(api),
         answers=[{"question_id": "q1", "value": "because"}, {"question_id": "k2", "value": 5}],
         tags=["strong"],
         rejected_reason="other",
@@ -604,6 +604,16 @@ def rich(api: Api, model: str, make_user) -> dict:
 
 def patchable(model: str, obj: dict) -> dict:
     return {f.name: obj["data"][f.name] for f in F.MODELS[model].fields if f.patch}
+
+
+def _stored_pdf(api: Api) -> str:
+    """An uploaded CV: cv_blob_id must name a file the server keeps."""
+    import io
+
+    from ats.services import files
+
+    with api.client.application.app_context():
+        return files.store_cv(io.BytesIO(b"%PDF-1.4\n%%EOF\n")).id
 
 
 @pytest.mark.parametrize("model", MODELS)
