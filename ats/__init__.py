@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import config
-from .extensions import csrf, db, htmx, login_manager, migrate
+from .extensions import babel, csrf, db, htmx, login_manager, migrate
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    from . import i18n
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", i18n.TRANSLATION_DIRECTORIES)
+    babel.init_app(app, locale_selector=i18n.select_locale)
 
     from .database import configure_engine
 
