@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import flask_babel
 from flask import g, has_request_context, request
 
 LOCALES = ("en", "de")
@@ -32,6 +33,7 @@ def use_locale(tag: str | None) -> None:
     locale = locale_for_tag(tag)
     if locale:
         g.locale = locale
+        flask_babel.refresh()  # Flask-Babel may have settled on a locale already
 
 
 def select_locale() -> str:

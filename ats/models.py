@@ -239,3 +239,19 @@ class StageChange(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     by_user: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     __table_args__ = (Index(None, "application_id", "at"),)
+
+
+class ApplyAttempt(db.Model):
+    """A submission of the public apply form, counted per address to limit abuse.
+
+    Kept in the database so that every worker process sees the same count. A
+    submission that created an application also keeps its one-time form token,
+    so a double-click or a resubmit finds the first one instead of a second."""
+
+    __tablename__ = "apply_attempt"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ip: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    application_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    __table_args__ = (Index(None, "ip", "at"),)

@@ -295,6 +295,8 @@ def _answer(item: Any, knockout: bool = False) -> dict[str, Any]:
             raise Invalid(f"value must be at most {ANSWER_TEXT_MAX} characters")
         if "\x00" in value:
             raise Invalid("value must not contain NUL characters")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT:
+        pass  # a whole number stays one (12, not 12.0)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         value = _finite(value)
     elif value is not None and not isinstance(value, bool):

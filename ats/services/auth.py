@@ -33,7 +33,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
 class Actor:
     """The user behind a request, with the scopes this request carries."""
 
-    user_id: str
+    user_id: str | None  # None: the public (careers-page submissions)
     role: str
     scopes: tuple[str, ...]
 

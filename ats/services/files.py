@@ -44,6 +44,13 @@ class Blob:
         return KINDS[self.kind]
 
 
+def human_size(n: int) -> str:
+    """``10485760`` → ``"10 MB"``; ``2048`` → ``"2 KB"``."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):g} MB"
+    return f"{max(1, n // 1024)} KB"
+
+
 def max_cv_bytes() -> int:
     return int(current_app.config.get("MAX_CV_BYTES", DEFAULT_MAX_CV_BYTES))
 
@@ -76,7 +83,7 @@ def store_cv(stream: IO[bytes], field: str = "cv") -> Blob:
     limit = max_cv_bytes()
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise ValidationFailed({field: f"the file is larger than {limit // (1024 * 1024)} MB"})
+        raise ValidationFailed({field: f"the file is larger than {human_size(limit)}"})
     if not data:
         raise ValidationFailed({field: "the file is empty"})
     kind = sniff(data[:8], data)

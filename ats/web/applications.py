@@ -52,7 +52,7 @@ def detail(app_id: str) -> Any:
     return render(
         "applications/detail.html",
         cv=files.find(app.cv_blob_id),
-        max_cv_mb=files.max_cv_bytes() // (1024 * 1024),
+        max_cv=files.human_size(files.max_cv_bytes()),
         application=app,
         job=job,
         candidate=candidate,

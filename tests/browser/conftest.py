@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("ATS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+# not third-party: data URLs and Chromium's own PDF viewer (the CV preview)
+OWN = ("data:", "blob:", "chrome://", "chrome-extension://")
 
 
 def _free_port() -> int:
@@ -133,7 +135,7 @@ def page(browser, server):
         "request",
         lambda req: (
             errors.append(f"third-party request {req.url}")
-            if not req.url.startswith(server.base) and not req.url.startswith("data:")
+            if not req.url.startswith(OWN + (server.base,))
             else None
         ),
     )
