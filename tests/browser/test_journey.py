@@ -211,6 +211,46 @@ def test_change_the_company_profile(page, server, screenshot):
     screenshot(page, "settings")
 
 
+def test_publish_from_the_ui_and_apply_in_german(page, server, screenshot):
+    """Careers page switched on in Settings, the job made public and German in its
+    form: it appears on /careers, and a candidate applies in German with a CV."""
+    page.goto(server.url("/settings/company"))
+    page.get_by_label("Public careers enabled").check()
+    page.get_by_label("Privacy URL").fill("https://acme.example/privacy")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    page.goto(server.url("/jobs"))
+    page.get_by_role("link", name="Robotics Engineer").click()
+    page.get_by_role("link", name="Edit job").click()
+    page.get_by_label("Public").check()
+    page.get_by_label("Language").fill("de")
+    page.get_by_role("button", name="Save job").click()
+    expect(page.get_by_role("heading", name=re.compile("Robotics Engineer"))).to_be_visible()
+
+    visitor = page.context.browser.new_context(locale="de-DE")
+    v = visitor.new_page()
+    v.goto(server.url("/careers"))
+    v.get_by_role("link", name="Robotics Engineer").click()
+    expect(v.locator("html")).to_have_attribute("lang", "de")
+    screenshot(v, "careers-job")
+    v.get_by_role("link", name="Jetzt bewerben").click()
+    expect(v.get_by_role("heading", name="Bewerbung als Robotics Engineer")).to_be_visible()
+    v.get_by_label("Vollständiger Name").fill("Emmy Noether")
+    v.get_by_label("E-Mail").fill("emmy@example.org")
+    v.locator("input[type=file]").set_input_files(
+        {"name": "emmy.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}
+    )
+    v.get_by_label("Years of C++?").fill("9")
+    v.get_by_label(re.compile("Ich bin damit einverstanden")).check()
+    v.get_by_role("button", name="Bewerbung absenden").click()
+    expect(v.get_by_role("heading", name="Vielen Dank, Emmy Noether!")).to_be_visible()
+    visitor.close()
+
+    page.goto(server.url("/jobs"))
+    page.get_by_role("link", name="Robotics Engineer").click()
+    expect(_column(page, "new").locator(".kcard", has_text="Emmy Noether")).to_be_visible()
+
+
 def test_log_out_and_back_in(page, server):
     page.goto(server.url("/"))
     page.get_by_role("button", name="Log out").click()
