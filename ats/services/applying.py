@@ -28,12 +28,12 @@ from .. import fields as F
 from ..database import writing
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..models import Application, ApplyAttempt, Candidate, CompanyProfile, Job, Source, utcnow
+from ..models import Application, ApplyAttempt, Candidate, Job, Source, utcnow
 from ..validation import ANSWER_TEXT_MAX, check_answer_against, clean
-from . import files, records
+from . import careers, files, records
 from .auth import Actor
 
-SYSTEM = Actor(None, "admin", ("*",))  # type: ignore[arg-type]  # a submission has no user
+SYSTEM = Actor(None, "admin", ("*",))  # a submission has no user
 SOURCE_NAME = "Careers page"
 SOURCE_LABEL = "careers_page"
 DEFAULT_RATE_LIMIT = (10, 600)  # submissions per address, per seconds
@@ -70,19 +70,9 @@ class Result:
 
 def open_job(slug: str) -> Job | None:
     """The job behind a careers URL, only while candidates may apply to it."""
-    if not isinstance(slug, str) or len(slug) > (F.JOB["slug"].max_length or 120):
+    if careers.enabled_profile() is None:
         return None
-    profile = db.session.scalar(select(CompanyProfile).limit(1))
-    if profile is None or not profile.public_careers_enabled:
-        return None
-    return db.session.scalar(
-        select(Job).where(
-            Job.slug == slug,
-            Job.status == "open",
-            Job.public.is_(True),
-            Job.is_archived.is_(False),
-        )
-    )
+    return careers.published_job(slug)
 
 
 def questions(job: Job) -> list[dict[str, Any]]:
