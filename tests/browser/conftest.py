@@ -4,6 +4,7 @@ each other the way a recruiter would."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,17 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def api(self, token: str, method: str, path: str, body: dict | None = None) -> Any:
+        """Call xapi2 over HTTP with a bearer token; the decoded JSON answer."""
+        req = urllib.request.Request(
+            self.url("/xapi2" + path),
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+            return json.loads(resp.read() or b"null")
 
     def flask(self, *args: str) -> str:
         """Run an operator command against this server's database; its stdout."""

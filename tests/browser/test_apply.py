@@ -6,9 +6,7 @@ answers and the CV on the application page."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -17,17 +15,6 @@ pytestmark = pytest.mark.browser
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 RECRUITER = {"email": "rita@acme.example", "password": "pw-rita-12345"}
-
-
-def _api(server, token, method, path, body=None):
-    req = urllib.request.Request(
-        server.url("/xapi2" + path),
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
-        return json.loads(resp.read() or b"null")
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +35,7 @@ def job(server):
     token = server.flask(
         "tokens", "create", "--email", "ops@acme.example", "--scopes", "*"
     ).splitlines()[-1]
-    _api(
-        server,
+    server.api(
         token,
         "POST",
         "/data/company_profile",
@@ -59,8 +45,7 @@ def job(server):
             "privacy_url": "https://acme.example/privacy",
         },
     )
-    return _api(
-        server,
+    return server.api(
         token,
         "POST",
         "/data/job",

@@ -4,9 +4,7 @@ mouse and by keyboard, a rejection with its reason, all surviving a reload."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 from playwright.sync_api import expect
@@ -14,17 +12,6 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 ADMIN = {"email": "ann@acme.example", "password": "correct horse 1"}
-
-
-def _api(server, token, method, path, body=None):
-    req = urllib.request.Request(
-        server.url("/xapi2" + path),
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
-        return json.loads(resp.read() or b"null")
 
 
 def test_first_run_setup(page, server):
@@ -72,13 +59,12 @@ def seeded(server):
     token = server.flask(
         "tokens", "create", "--email", "bot@acme.example", "--scopes", "*"
     ).splitlines()[-1]
-    jobs = _api(server, token, "GET", "/data/job?title=Robotics%20Engineer")["items"]
+    jobs = server.api(token, "GET", "/data/job?title=Robotics%20Engineer")["items"]
     job = jobs[0]
     names = ["Grace Hopper", "Alan Turing", "Katherine Johnson"]
     for i, name in enumerate(names):
-        cand = _api(server, token, "POST", "/data/candidate", {"name": name, "tags": [f"t{i}"]})
-        _api(
-            server,
+        cand = server.api(token, "POST", "/data/candidate", {"name": name, "tags": [f"t{i}"]})
+        server.api(
             token,
             "POST",
             "/data/application",
