@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, make_response, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from ..errors import error_body
+from ..errors import ApiError, error_body
 from ..extensions import db
 
 
@@ -33,6 +33,14 @@ def register(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(ApiError)
+    def _service_error(exc: ApiError) -> Any:
+        """A service refusal that reached a page (e.g. NotFound): its HTTP answer."""
+        http = default_exceptions.get(exc.status, InternalServerError)(description=exc.message)
+        response = _http(http)
+        response.headers.update(exc.headers)
         return response
 
     @app.errorhandler(Exception)

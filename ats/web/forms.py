@@ -9,8 +9,9 @@ API accept and refuse exactly the same things, with the same words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_login import current_user
@@ -27,7 +28,10 @@ from wtforms import (
 )
 
 from .. import fields as F
+from ..errors import BadRequest, Conflict, ValidationFailed
 from ..validation import clean, format_datetime
+
+T = TypeVar("T")
 
 TEXTAREA_FROM = 600  # longer strings get a text area
 
@@ -182,3 +186,23 @@ def show_errors(form: FlaskForm, errors: dict[str, str]) -> None:
             form[name].errors = [*form[name].errors, message]
         else:
             form.form_errors.append(f"{F.humanize(name)}: {message}")
+
+
+def save(form: FlaskForm, errors: dict[str, str], write: Callable[[], T]) -> T | None:
+    """``write()`` unless the form has errors already; a refusal goes onto the form.
+
+    Returns what ``write`` returned, or None when the input was refused (400 or
+    409): then the messages sit next to their fields (or above the form when
+    no field is named) and the view shows the form again. Anything else a
+    service raises (404, ...) is the app's error handlers' business.
+    """
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        return write()
+    except (ValidationFailed, BadRequest, Conflict) as exc:
+        if exc.fields:
+            show_errors(form, exc.fields)
+        else:
+            form.form_errors.append(exc.message)
+        return None

@@ -36,14 +36,14 @@ from sqlalchemy.orm import aliased
 from werkzeug.datastructures import MultiDict
 
 from .. import fields as F
-from ..errors import ApiError, NotFound, ValidationFailed
+from ..errors import NotFound
 from ..extensions import db
 from ..models import Candidate, Interview, Job, User, utcnow
 from ..services import query, records
 from ..services.auth import Actor
 from ..validation import parse_datetime
 from .access import actor, is_htmx, render
-from .forms import form_values, model_form, show_errors, user_zone
+from .forms import form_values, model_form, save, user_zone
 
 bp = Blueprint("interviews", __name__, url_prefix="/interviews")
 
@@ -148,13 +148,6 @@ def _form(names: list[str], obj: Any = None) -> FlaskForm:
     return model_form(F.INTERVIEW, names, obj=obj, choices=choices)
 
 
-def _show(form: FlaskForm, exc: ApiError) -> None:
-    if exc.fields:
-        show_errors(form, exc.fields)
-    else:
-        form.form_errors.append(exc.message)
-
-
 def _same_minute(new: str | None, old: datetime | None) -> bool:
     """Whether the posted time is the stored one, to the minute the input shows."""
     if new is None or old is None:
@@ -206,12 +199,12 @@ def new() -> Any:
         # form_values reports required fields the form does not carry (the
         # application comes from the URL); the service checks the whole body
         errors = {name: errors[name] for name in SCHEDULE_FIELDS if name in errors}
-        try:
-            if errors:
-                raise ValidationFailed(errors)
-            iv = records.create(F.INTERVIEW, {**values, "application_id": application.id}, me)
-        except ApiError as exc:
-            _show(form, exc)
+        iv = save(
+            form,
+            errors,
+            lambda: records.create(F.INTERVIEW, {**values, "application_id": application.id}, me),
+        )
+        if iv is None:
             status = 400
         else:
             flash(f"Interview scheduled: {_when(iv)}.", "success")
@@ -247,12 +240,7 @@ def edit(interview_id: str) -> Any:
                 del values["scheduled_at"]  # keep the stored value, seconds and all
             elif iv.scheduled_at is not None and values["scheduled_at"] is not None:
                 values["status"] = "rescheduled"
-        try:
-            if errors:
-                raise ValidationFailed(errors)
-            records.update(F.INTERVIEW, iv.id, values, me)
-        except ApiError as exc:
-            _show(form, exc)
+        if save(form, errors, lambda: records.update(F.INTERVIEW, iv.id, values, me)) is None:
             status = 400
         else:
             return _done(iv, me, f"Interview saved: {_when(iv)}.")
@@ -310,12 +298,7 @@ def outcome(interview_id: str) -> Any:
         if "notes" in request.form:
             notes, errors = form_values(F.INTERVIEW, form, OUTCOME_FIELDS, mode="patch")
             values.update(notes)
-        try:
-            if errors:
-                raise ValidationFailed(errors)
-            records.update(F.INTERVIEW, iv.id, values, me)
-        except ApiError as exc:
-            _show(form, exc)
+        if save(form, errors, lambda: records.update(F.INTERVIEW, iv.id, values, me)) is None:
             status = 400
         else:
             return _done(iv, me, f"Interview marked {OUTCOMES[new_status].lower()}.")

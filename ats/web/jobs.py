@@ -11,13 +11,13 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from .. import fields as F
-from ..errors import ApiError, Conflict, NotFound, ValidationFailed
+from ..errors import ApiError, NotFound
 from ..extensions import db
 from ..models import User
 from ..services import pipeline, query, records
 from . import questions
 from .access import STAFF, actor, render, roles
-from .forms import form_values, model_form, show_errors
+from .forms import form_values, model_form, save
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -95,16 +95,16 @@ def _save(job_id: str | None) -> Any:
     q_values, q_errors = questions.from_form(request.form)
     values.update(q_values)
     errors.update(q_errors)
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        job = (
+    job = save(
+        form,
+        errors,
+        lambda: (
             records.update(F.JOB, job_id, values, actor())
             if job_id
             else records.create(F.JOB, values, actor())
-        )
-    except (ValidationFailed, Conflict) as exc:
-        show_errors(form, exc.fields or {"title": exc.message})
+        ),
+    )
+    if job is None:
         return render(
             "jobs/form.html",
             form=form,

@@ -34,14 +34,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from .. import fields as F
-from ..errors import ApiError, NotFound, ValidationFailed
+from ..errors import NotFound
 from ..extensions import db
 from ..models import User
 from ..services import records
 from ..services.auth import Actor
 from ..services.markdown import render_markdown
 from .access import actor, is_htmx, render
-from .forms import form_values, model_form, show_errors
+from .forms import form_values, model_form, save
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
 
@@ -271,14 +271,14 @@ def create() -> Any:
     next_url = _next_for(parent_kind, parent_id)
     form = add_form(parent_id, bind=True)
     values, errors = form_values(NOTE, form, ADD_FIELDS)
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        records.create(NOTE, {**values, "parent_kind": parent_kind, "parent_id": parent_id}, me)
-    except ApiError as exc:
-        if exc.status >= 500 or exc.status in (403, 404):
-            raise
-        show_errors(form, exc.fields or {"body": exc.message})
+    created = save(
+        form,
+        errors,
+        lambda: records.create(
+            NOTE, {**values, "parent_kind": parent_kind, "parent_id": parent_id}, me
+        ),
+    )
+    if created is None:
         if is_htmx():
             # 200: htmx swaps only successful answers; the errors are in the fragment
             return _list_fragment(parent_kind, parent_id, me, note_form=form, notes_next=next_url)
@@ -332,14 +332,8 @@ def edit(note_id: str) -> Any:
         )
     form = edit_form(note_id=note.id, bind=True)
     values, errors = form_values(NOTE, form, EDIT_FIELDS, mode="patch")
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        note = records.update(NOTE, note.id, values, me)
-    except ApiError as exc:
-        if exc.status >= 500 or exc.status in (403, 404):
-            raise
-        show_errors(form, exc.fields or {"body": exc.message})
+    updated = save(form, errors, lambda: records.update(NOTE, note.id, values, me))
+    if updated is None:
         # HTMX: 200, so that htmx swaps the form with its errors in
         return render(
             "notes/edit.html",
@@ -349,7 +343,7 @@ def edit(note_id: str) -> Any:
             **context,
         )
     if is_htmx():
-        return render_template("notes/_note.html", item=_view(note, me), notes_next=next_url)
+        return render_template("notes/_note.html", item=_view(updated, me), notes_next=next_url)
     flash("Note saved.", "success")
     return redirect(next_url, code=303)
 

@@ -29,7 +29,7 @@ from ..models import ROLES, ApiToken, Application, User
 from ..services import auth, query, records, users
 from ..validation import clean
 from .access import STAFF, actor, is_htmx, render, roles
-from .forms import form_values, model_form, options, show_errors
+from .forms import form_values, model_form, options, save, show_errors
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -345,15 +345,16 @@ def _save_source(source_id: str | None) -> tuple[Any, Any]:
     """Create or update from the posted form: (source, None) or (None, form with errors)."""
     form = _source_form()
     values, errors = form_values(F.SOURCE, form, SOURCE_FIELDS)
-    try:
-        if errors:
-            raise ValidationFailed(errors)
-        if source_id:
-            return records.update(F.SOURCE, source_id, values, actor()), None
-        return records.create(F.SOURCE, values, actor()), None
-    except (ValidationFailed, Conflict) as exc:
-        show_errors(form, exc.fields or {"name": exc.message})
-        return None, form
+    source = save(
+        form,
+        errors,
+        lambda: (
+            records.update(F.SOURCE, source_id, values, actor())
+            if source_id
+            else records.create(F.SOURCE, values, actor())
+        ),
+    )
+    return (source, None) if source is not None else (None, form)
 
 
 @bp.route("/sources", methods=["GET", "POST"])
