@@ -120,8 +120,6 @@ class ModelDef:
         return "status" in self.by_name
 
 
-# System filter keys accepted on every model (section 5).
-SYSTEM_FILTERS = ("status", "is_archived", "owned_by", "created_by")
 DEFAULT_PAGE_SIZE = 20
 KEYSET_SORTS = ("created_at", "-created_at")
 
@@ -421,4 +419,12 @@ MODELS: dict[str, ModelDef] = {
 
 # Envelope (section 3): server-managed, present on every object.
 ENVELOPE_SORTS = ("created_at", "updated_at")
+# The system filter keys every model accepts (section 5). "status" is the
+# envelope's only where the model has no status field of its own.
+ENVELOPE_FILTERS: dict[str, Field] = {
+    "is_archived": Field("is_archived", BOOL, create=False, patch=False),
+    "owned_by": Field("owned_by", STRING, max_length=64, create=False, patch=False),
+    "created_by": Field("created_by", STRING, max_length=64, create=False, patch=False),
+    "status": Field("status", ENUM, choices=("active",), create=False, patch=False),
+}
 ACTIONS = ("list", "read", "create", "update", "delete")

@@ -185,10 +185,6 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 

@@ -57,7 +57,7 @@ def rejected(api: Api, model: str, params: Any) -> dict[str, Any]:
 
 def expected_filter_keys(mdef: F.ModelDef) -> set[str]:
     """What the field tables promise: each filter in plain and data__ form, plus system keys."""
-    keys = set(F.SYSTEM_FILTERS)
+    keys = set(F.ENVELOPE_FILTERS)
     for name in mdef.filters:
         keys |= {name, f"data__{name}"}
     return keys
@@ -511,7 +511,7 @@ def test_enum_filter_with_unknown_value(world, model, key, value):
 def test_unknown_filter_key(world, model):
     body = rejected(world.a, model, {"colour": "red"})
     assert "colour" in body["message"]
-    for key in (*F.MODELS[model].filters, *F.SYSTEM_FILTERS):
+    for key in (*F.MODELS[model].filters, *F.ENVELOPE_FILTERS):
         assert key in body["message"]
 
 

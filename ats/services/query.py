@@ -42,14 +42,6 @@ class FilterKey:
     field: F.Field
 
 
-_ENVELOPE_FILTERS = {
-    "is_archived": F.Field("is_archived", F.BOOL),
-    "owned_by": F.Field("owned_by", F.STRING, max_length=64),
-    "created_by": F.Field("created_by", F.STRING, max_length=64),
-    "status": F.Field("status", F.ENUM, choices=("active",)),
-}
-
-
 def filter_keys(mdef: F.ModelDef) -> dict[str, FilterKey]:
     """Every accepted filter key of a model, ``data__`` forms included."""
     keys: dict[str, FilterKey] = {}
@@ -59,7 +51,7 @@ def filter_keys(mdef: F.ModelDef) -> dict[str, FilterKey]:
         keys[f"data__{name}"] = fk
     if mdef.has_status_field and "status" not in keys:
         keys["status"] = keys["data__status"] = FilterKey("status", "status", mdef["status"])
-    for name, f in _ENVELOPE_FILTERS.items():
+    for name, f in F.ENVELOPE_FILTERS.items():
         if name not in keys:
             keys[name] = FilterKey(name, "row_status" if name == "status" else name, f)
     return keys
