@@ -204,7 +204,11 @@ def _end_of_column(app: Any) -> float:
 
 
 def _free_slug(base: str) -> str:
-    taken = set(db.session.scalars(select(Job.slug).where(Job.slug.like(base + "%"))))
+    # every slug starting like the numbered ones would (base cut for a long
+    # suffix); a range, not LIKE, which on SQLite cannot use the index
+    prefix = base[: SLUG_MAX - 8]
+    in_range = (Job.slug >= prefix) & (Job.slug < prefix + "~")  # slugs are [a-z0-9-]
+    taken = set(db.session.scalars(select(Job.slug).where(in_range)))
     if base not in taken:
         return base
     n = 2
