@@ -73,6 +73,14 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class IdempotencyKeyReused(ApiError):
+    """422: an ``Idempotency-Key`` sent again with another request (other path or
+    body). Replaying the first answer would lie; running the new one would make the
+    key mean two things (draft-ietf-httpapi-idempotency-key-header)."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 

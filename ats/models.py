@@ -251,3 +251,26 @@ class ApplyAttempt(db.Model):
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     application_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     __table_args__ = (Index(None, "ip", "at"),)
+
+
+class IdempotencyKey(db.Model):
+    """The answer to a POST sent with an ``Idempotency-Key``, replayed to a retry.
+
+    Written in the same transaction as the object it answers for, so a retry
+    after a lost response finds either both or neither. Keys are the client's
+    own strings, hence unique per user only; rows are purged after 24 hours.
+    ``method``, ``path`` and ``body_sha256`` fingerprint the first request, so
+    the same key on another request is refused instead of answered wrongly."""
+
+    __tablename__ = "idempotency_key"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    body_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    location: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    __table_args__ = (UniqueConstraint("user_id", "key"), Index(None, "created_at"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import fields as F
+from ..services.idempotency import HEADER, KEEP_FOR, KEY_MAX_LENGTH, REPLAYED_HEADER
 from ..services.query import MAX_OFFSET, filter_keys
 from ..validation import ANSWER_TEXT_MAX, CHOICE_MAX, MAX_INT, QUESTION_ID_MAX, QUESTION_LABEL_MAX
 
@@ -149,14 +150,41 @@ def model_schema(mdef: F.ModelDef) -> dict[str, Any]:
 # --- OpenAPI ------------------------------------------------------------------
 
 ERROR_STATUSES = {
-    400: "Invalid input: the body, a field, a filter, a sort or a paging argument",
+    400: "Invalid input: the body, a field, a filter, a sort, a paging argument "
+    f"or the {HEADER} header",
     401: "Missing, malformed, unknown, expired or revoked token",
     403: "The token lacks the scope this operation needs",
     404: "No such object, or not visible to the caller",
     409: "Conflict: a unique value is taken, or dependents exist",
     413: "The body is larger than the configured maximum",
     415: "The body is not application/json",
+    422: f"The {HEADER} was already used for another request (other path or body)",
 }
+
+IDEMPOTENCY_KEY = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes a POST safe to retry: the first request with a key runs, and for "
+    f"{KEEP_FOR.total_seconds() / 3600:g} hours the same request with the same key gets the "
+    f"stored answer again ({REPLAYED_HEADER}: true) instead of running twice. Keys are the "
+    "caller's own, per user; errors are not stored. The same key with another path or body "
+    "is a 422. Sent bare or as a structured-field string (quoted).",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": KEY_MAX_LENGTH,
+        "pattern": "^[ -~]+$",
+    },
+}
+REPLAYED = {
+    REPLAYED_HEADER: {
+        "description": f"true when this is the stored answer to an earlier request with the "
+        f"same {HEADER}",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+IDEMPOTENT = [{"$ref": "#/components/parameters/IdempotencyKey"}]
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -330,13 +358,14 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
                 "operationId": f"create_{mdef.name}",
                 "summary": f"Create a {mdef.name}",
                 "tags": [mdef.name],
+                "parameters": IDEMPOTENT,
                 "requestBody": json_body,
                 "responses": {
                     "201": {
                         **_ok("Created", t),
-                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "headers": {"Location": {"schema": {"type": "string"}}, **REPLAYED},
                     },
-                    **_errors(400, 401, 403, 409, 413, 415),
+                    **_errors(400, 401, 403, 409, 413, 415, 422),
                 },
             },
         },
@@ -384,7 +413,11 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
                 "operationId": f"{action}_{mdef.name}",
                 "summary": f"{action.capitalize()} a {mdef.name}",
                 "tags": [mdef.name],
-                "responses": {"200": _ok("The object", t), **_errors(401, 403, 404)},
+                "parameters": IDEMPOTENT,
+                "responses": {
+                    "200": {**_ok("The object", t), "headers": REPLAYED},
+                    **_errors(400, 401, 403, 404, 413, 422),
+                },
             },
         }
     return paths
@@ -462,6 +495,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "pat_..."}
             },

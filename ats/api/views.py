@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
@@ -21,7 +22,7 @@ from ..errors import (
     UnsupportedMediaType,
 )
 from ..extensions import csrf, db
-from ..services import query, records
+from ..services import idempotency, query, records
 from ..services.auth import Actor, actor_for_token, actor_for_user
 from . import bp
 from .openapi import model_schema, openapi_document
@@ -72,17 +73,24 @@ def _guard(model: str, action: str) -> tuple[F.ModelDef, Actor]:
     return mdef, actor
 
 
+def _raw_body() -> bytes:
+    """The request body, read once (the stream cannot be read twice) and bounded."""
+    if "raw_body" not in g:
+        limit = current_app.config["MAX_JSON_BYTES"]
+        if (request.content_length or 0) > limit:
+            raise PayloadTooLarge(limit)
+        raw = request.stream.read(limit + 1)  # also bounds bodies sent without a length
+        if len(raw) > limit:
+            raise PayloadTooLarge(limit)
+        g.raw_body = raw
+    return g.raw_body
+
+
 def _json_body() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType()
-    limit = current_app.config["MAX_JSON_BYTES"]
-    if (request.content_length or 0) > limit:
-        raise PayloadTooLarge(limit)
-    raw = request.stream.read(limit + 1)  # also bounds bodies sent without a length
-    if len(raw) > limit:
-        raise PayloadTooLarge(limit)
     try:
-        body = json.loads(raw)
+        body = json.loads(_raw_body())
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BadRequest("the body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -105,14 +113,38 @@ def list_objects(model: str) -> Any:
     }
 
 
+def _reply(obj: Any, status: int = 200, location: str | None = None) -> idempotency.Reply:
+    return idempotency.Reply(status, jsonify(records.serialize(obj)).get_data(), location)
+
+
+def _post(actor: Actor, execute: Callable[[], idempotency.Reply]) -> Response:
+    """Run a POST, exactly once per ``Idempotency-Key`` when the client sends one."""
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    if key is None or actor.user_id is None:
+        reply, replayed = execute(), False
+    else:
+        fingerprint = idempotency.Fingerprint.of(request.method, request.path, _raw_body())
+        reply, replayed = idempotency.run(actor.user_id, key, fingerprint, execute)
+    response = current_app.response_class(
+        reply.body, status=reply.status, mimetype="application/json"
+    )
+    if reply.location:
+        response.headers["Location"] = reply.location
+    if replayed:
+        response.headers[idempotency.REPLAYED_HEADER] = "true"
+    return response
+
+
 @bp.post("/data/<model>")
 def create_object(model: str) -> Any:
     mdef, actor = _guard(model, "create")
-    obj = records.create(mdef, _json_body(), actor)
-    response = jsonify(records.serialize(obj))
-    response.status_code = 201
-    response.headers["Location"] = url_for(".get_object", model=mdef.name, obj_id=obj.id)
-    return response
+    body = _json_body()
+
+    def execute() -> idempotency.Reply:
+        obj = records.create(mdef, body, actor)
+        return _reply(obj, 201, url_for(".get_object", model=mdef.name, obj_id=obj.id))
+
+    return _post(actor, execute)
 
 
 @bp.get("/data/<model>/<obj_id>")
@@ -138,13 +170,13 @@ def delete_object(model: str, obj_id: str) -> Any:
 @bp.post("/data/<model>/<obj_id>/archive")
 def archive_object(model: str, obj_id: str) -> Any:
     mdef, actor = _guard(model, "update")
-    return records.serialize(records.set_archived(mdef, obj_id, True, actor))
+    return _post(actor, lambda: _reply(records.set_archived(mdef, obj_id, True, actor)))
 
 
 @bp.post("/data/<model>/<obj_id>/unarchive")
 def unarchive_object(model: str, obj_id: str) -> Any:
     mdef, actor = _guard(model, "update")
-    return records.serialize(records.set_archived(mdef, obj_id, False, actor))
+    return _post(actor, lambda: _reply(records.set_archived(mdef, obj_id, False, actor)))
 
 
 @bp.get("/schema")
