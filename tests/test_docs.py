@@ -33,3 +33,13 @@ def test_every_operator_command_is_documented(app):
 def test_readme_screenshots_exist():
     shots = re.findall(r"\]\((docs/screenshots/[^)]+)\)", README)
     assert shots and all((ROOT / s).is_file() for s in shots), shots
+
+
+def test_every_atscli_command_is_documented():
+    from ats.client.main import COMMANDS, profile
+
+    missing = [f"profile {c}" for c in profile.commands if f"atscli profile {c}" not in README]
+    missing += [c for c in COMMANDS if not re.search(rf"atscli \w+ {c}\b", README)]
+    assert missing == [], f"README does not show {missing}"
+    for variable in ("ATSCLI_CONFIG", "ATSCLI_PROFILE", "ATS_URL", "ATS_TOKEN"):
+        assert f"`{variable}`" in README

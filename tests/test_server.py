@@ -8,11 +8,6 @@ with "database is locked" (BEGIN IMMEDIATE + busy timeout)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -20,14 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import LiveServer
 
 
 def _request(url: str, token: str, method: str = "GET", body: dict | None = None):
@@ -45,55 +33,15 @@ def _request(url: str, token: str, method: str = "GET", body: dict | None = None
 
 @pytest.fixture
 def server(tmp_path: Path):
-    env = {
-        **os.environ,
-        "ATS_DATABASE_URL": f"sqlite:///{tmp_path / 'ats.sqlite3'}",
-        "ATS_SECRET_KEY": "server-test",
-        "ATS_DATA_DIR": str(tmp_path / "data"),
-        "ATS_HOST": "127.0.0.1",
-        "ATS_PORT": str(_free_port()),
-        "ATS_WORKERS": "3",
-    }
-
-    def flask(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [BIN / "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-
-    flask("db", "upgrade")
-    flask("users", "create", "--email", "ops@example.com", "--password", "s3cret-pw", "--admin")
-    token = flask("tokens", "create", "--email", "ops@example.com", "--scopes", "*").stdout
+    live = LiveServer(tmp_path, workers=3)
+    live.flask("db", "upgrade")
+    email = "ops@example.com"
+    live.flask("users", "create", "--email", email, "--password", "s3cret-pw", "--admin")
+    token = live.flask("tokens", "create", "--email", "ops@example.com", "--scopes", "*")
     token = token.strip().splitlines()[-1]
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "python:ats.gunicorn_conf", "app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{env['ATS_PORT']}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:  # noqa: S310
-                if resp.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError((tmp_path / "server.log").read_text()) from None
-            time.sleep(0.2)
-    yield base, token, tmp_path / "server.log"
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    live.start()
+    yield live.base, token, live.log_path
+    live.stop()
 
 
 def test_token_is_the_last_line_and_works(server):

@@ -4,103 +4,24 @@ each other the way a recruiter would."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.live import ROOT, LiveServer
+
 CHROMIUM = os.environ.get("ATS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 # not third-party: data URLs and Chromium's own PDF viewer (the CV preview)
 OWN = ("data:", "blob:", "chrome://", "chrome-extension://")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, base: str, env: dict[str, str]) -> None:
-        self.base = base
-        self.env = env
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def api(self, token: str, method: str, path: str, body: dict | None = None) -> Any:
-        """Call xapi2 over HTTP with a bearer token; the decoded JSON answer."""
-        req = urllib.request.Request(
-            self.url("/xapi2" + path),
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
-            return json.loads(resp.read() or b"null")
-
-    def flask(self, *args: str) -> str:
-        """Run an operator command against this server's database; its stdout."""
-        done = subprocess.run(
-            [BIN / "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        return done.stdout
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("browser")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ATS_DATABASE_URL": f"sqlite:///{tmp / 'ats.sqlite3'}",
-        "ATS_SECRET_KEY": "browser-test",
-        "ATS_DATA_DIR": str(tmp / "data"),
-        "ATS_HOST": "127.0.0.1",
-        "ATS_PORT": str(port),
-        "ATS_WORKERS": "2",
-    }
-    srv = Server(f"http://127.0.0.1:{port}", env)
-    srv.flask("db", "upgrade")
-    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "python:ats.gunicorn_conf", "app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(srv.url("/healthz"), timeout=2):  # noqa: S310
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                raise RuntimeError((tmp / "server.log").read_text()) from None
-            time.sleep(0.2)
+    srv = LiveServer(tmp_path_factory.mktemp("browser"), workers=2).start()
     yield srv
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-    text = (tmp / "server.log").read_text()
+    text = srv.stop()
     assert "Traceback" not in text, text[-4000:]
 
 
