@@ -1,20 +1,27 @@
-"""A self-hosted applicant tracking system."""
+"""A self-hosted applicant tracking system.
+
+Importing the package is cheap on purpose: ``atscli`` (``ats.client``) lives
+here too and should not load Flask and SQLAlchemy to print a list.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from . import config
-from .extensions import babel, csrf, db, htmx, login_manager, migrate
+if TYPE_CHECKING:
+    from flask import Flask
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+
+    from . import config
+    from .extensions import babel, csrf, db, htmx, login_manager, migrate
+
     app = Flask(
         __name__,
         instance_path=str(ROOT / "instance"),
