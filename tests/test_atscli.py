@@ -277,6 +277,28 @@ def test_list_all_streams_every_page(run):
     assert len(capped.stdout.splitlines()) == 321  # more than a page: fetched in two
 
 
+def test_a_reader_that_stops_early_is_no_error(run, env):
+    lines = "".join(
+        json.dumps({"name": f"Pipe {i}", "email": f"pipe{i}@example.com"}) + "\n"
+        for i in range(300)
+    )
+    run("candidate", "upsert", "--unique", "email", "--ndjson", "-", input=lines)
+    done = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"{BIN / 'atscli'} candidate list --all -o ndjson | head -c 100 >/dev/null;"
+            " echo ${PIPESTATUS[0]}",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # 300 objects: more than a pipe holds. click ends quietly with status 1 on EPIPE
+    assert done.stdout.strip() == "1" and done.stderr == ""
+
+
 # --- schema --------------------------------------------------------------------------
 
 

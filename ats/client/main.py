@@ -606,9 +606,6 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except BrokenPipeError:  # `atscli job list --all | head`
-        sys.stderr.close()
-        sys.exit(0)
 
 
 __all__ = ["ApiFailure", "cli", "main"]
