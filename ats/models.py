@@ -8,7 +8,7 @@ constraints. Users and API tokens are ordinary declared models.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -120,14 +120,23 @@ Candidate = _build(
     F.CANDIDATE,
     # lower-cased e-mail: the case-insensitive uniqueness rule, enforced by the database
     email_key=mapped_column(String(320), unique=True),
+    # when consent_talent_pool last became true: the consent's period runs from here
+    consent_at=mapped_column(DateTime),
 )
 Source = _build("Source", F.SOURCE)
 Application = _build(
     "Application",
     F.APPLICATION,
     __extra_args__=(UniqueConstraint("job_id", "candidate_id"),),
+    # the CV's text as extracted for fit scoring (and search); None until read
+    cv_text=mapped_column(Text),
 )
-Interview = _build("Interview", F.INTERVIEW)
+Interview = _build(
+    "Interview",
+    F.INTERVIEW,
+    # iCalendar SEQUENCE of the invitation: raised with every change sent out
+    ics_sequence=mapped_column(Integer, nullable=False, default=0, server_default="0"),
+)
 ApplicationNote = _build("ApplicationNote", F.APPLICATION_NOTE)
 CompanyProfile = _build(
     "CompanyProfile",
@@ -274,3 +283,98 @@ class IdempotencyKey(db.Model):
     location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     __table_args__ = (UniqueConstraint("user_id", "key"), Index(None, "created_at"))
+
+
+class Task(db.Model):
+    """Background work for ``flask --app app worker``: slow scoring, retention runs.
+
+    A worker claims a row by setting ``locked_by``/``locked_until`` in a short
+    write transaction; a claim whose lease ran out (the worker died) is taken
+    over, so nothing is dropped and nothing runs twice at the same time."""
+
+    __tablename__ = "task"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # one queued task per key (e.g. "score:app_..."): enqueueing twice is a no-op
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    run_after: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index(None, "status", "run_after"),)
+
+
+class OutboxMessage(db.Model):
+    """An e-mail to send, written in the transaction that caused it.
+
+    The sender claims it like a task (lease), sends it over SMTP, then marks it
+    sent; without SMTP settings it waits here, visible to admins. Related ids
+    let a candidate's erasure take their messages along."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    to_email: Mapped[str] = mapped_column(String(320), nullable=False)
+    to_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(400), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    ics: Mapped[str | None] = mapped_column(Text)  # text/calendar attachment
+    ics_method: Mapped[str | None] = mapped_column(String(16))  # REQUEST or CANCEL
+    candidate_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    application_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    interview_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+
+class MailTemplate(db.Model):
+    """An admin's wording for one kind of message in one language; the
+    built-in text applies where there is no row."""
+
+    __tablename__ = "mail_template"
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(400), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class FunnelStat(db.Model):
+    """What is left of an erased application: anonymous, so funnel reports stay
+    true after retention (no candidate, no free text, dates to the day)."""
+
+    __tablename__ = "funnel_stat"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    stage_reached: Mapped[str] = mapped_column(String(32), nullable=False)  # furthest stage
+    final_stage: Mapped[str] = mapped_column(String(32), nullable=False)
+    applied_on: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    stage_days: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False, default=dict)
+    erased_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class AuditEvent(db.Model):
+    """A security- or privacy-relevant event: who (a user id or "system"),
+    what, when, and counts, never personal data of others."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(ID_LENGTH), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
