@@ -1,13 +1,18 @@
-"""Operator commands: ``flask --app app users ...`` and ``flask --app app tokens ...``.
+"""Operator commands: ``flask --app app users|tokens|worker ...``.
 
 ``flask --app app db upgrade`` comes from Flask-Migrate.
 """
 
 from __future__ import annotations
 
+import importlib
+import signal
+import threading
+from typing import Any
+
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .errors import ApiError, ValidationFailed
 from .services import auth
@@ -76,6 +81,58 @@ def revoke_token(token_id: str) -> None:
     click.echo(f"revoked {token.id}")
 
 
+# --- the background worker ------------------------------------------------------
+
+# Services whose import registers task handlers and periodic hooks
+# (``tasks.handler`` / ``tasks.periodic``); the worker loads them all.
+AUTOMATIONS: list[str] = []
+
+
+def load_automations() -> None:
+    for name in AUTOMATIONS:
+        importlib.import_module(f"ats.services.{name}")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one round (everything due) and exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds to sleep when there is nothing to do.",
+)
+@with_appcontext
+def worker(once: bool, interval: float) -> None:
+    """Run the background jobs: e-mail delivery, slow scoring, daily retention.
+
+    Safe to run more than once at a time, on one machine or several.
+    """
+    from .extensions import db
+    from .services import tasks
+
+    load_automations()
+    name = tasks.worker_name()
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        stop.set()  # finish the task in hand, then leave
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    click.echo(f"worker {name} started", err=True)
+    while True:
+        ran = tasks.tick(name)
+        db.session.remove()
+        if once or stop.is_set():
+            break
+        if ran == 0:
+            stop.wait(interval)
+    click.echo(f"worker {name} stopped", err=True)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
+    app.cli.add_command(worker)
