@@ -48,7 +48,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
-    from . import models  # noqa: F401  (models register their tables)
+    from . import automations, models  # noqa: F401  (models register their tables)
+
+    automations.load()
     from .api import bp as api_bp
     from .web import register_all
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib
 import signal
 import threading
 from typing import Any
@@ -83,16 +82,6 @@ def revoke_token(token_id: str) -> None:
 
 # --- the background worker ------------------------------------------------------
 
-# Services whose import registers task handlers and periodic hooks
-# (``tasks.handler`` / ``tasks.periodic``); the worker loads them all.
-AUTOMATIONS: list[str] = []
-
-
-def load_automations() -> None:
-    for name in AUTOMATIONS:
-        importlib.import_module(f"ats.services.{name}")
-
-
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run one round (everything due) and exit.")
 @click.option(
@@ -108,10 +97,11 @@ def worker(once: bool, interval: float) -> None:
 
     Safe to run more than once at a time, on one machine or several.
     """
+    from . import automations
     from .extensions import db
     from .services import tasks
 
-    load_automations()
+    automations.load()
     name = tasks.worker_name()
     stop = threading.Event()
 
