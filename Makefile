@@ -18,9 +18,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# The worker (e-mail, slow scoring, retention) runs beside gunicorn, in one shell:
+# it stops when the server stops, however the server ends (Ctrl-C, a failed start).
 run: $(VENV)/.installed-run
 	$(BIN)/flask --app app db upgrade
-	exec $(BIN)/gunicorn -c python:ats.gunicorn_conf app:app
+	$(BIN)/flask --app app worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(BIN)/gunicorn -c python:ats.gunicorn_conf app:app
 
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 chromium:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-MODULES: tuple[str, ...] = ()  # names under ats.services
+# names under ats.services
+MODULES: tuple[str, ...] = ("retention", "mail", "invitations", "scoring")
 
 
 def load() -> None:

@@ -82,6 +82,7 @@ def revoke_token(token_id: str) -> None:
 
 # --- the background worker ------------------------------------------------------
 
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run one round (everything due) and exit.")
 @click.option(
@@ -122,7 +123,135 @@ def worker(once: bool, interval: float) -> None:
     click.echo(f"worker {name} stopped", err=True)
 
 
+# --- data retention (GDPR) --------------------------------------------------------
+
+retention = AppGroup("retention", help="Data retention (GDPR): erase applicants past the period.")
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="List who would be erased; change nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Erase the candidates past the retention period (--dry-run: list them only).
+
+    Prints candidate ids, reasons and counts, never names: output lands in logs.
+    """
+    from .services import retention as R
+
+    report = R.run(dry_run=dry_run, trigger="cli")
+    click.echo(report.policy.describe())
+    if dry_run:
+        for due in report.candidates:
+            click.echo(f"{due.candidate_id}\t{due.reason}")
+    counts = ", ".join(f"{n} {key}" for key, n in report.counts.items())
+    click.echo(f"{'would erase' if dry_run else 'erased'}: {counts}")
+    if report.failed:
+        raise click.ClickException(
+            f"could not erase {', '.join(report.failed)} (see the log); the next run retries"
+        )
+
+
+# --- e-mail ---------------------------------------------------------------------
+
+mail_group = AppGroup("mail", help="E-mail: check the SMTP settings, retry failed messages.")
+
+
+@mail_group.command("test")
+@click.option("--to", "to", required=True, help="Where to send the test message.")
+def mail_test(to: str) -> None:
+    """Queue a test message and try to deliver it now; says what happened."""
+    from email.errors import MessageError
+    from email.headerregistry import Address
+
+    from .extensions import db
+    from .models import OutboxMessage
+    from .services import mail, tasks
+
+    try:
+        Address(addr_spec=to.strip())
+    except (ValueError, MessageError) as exc:
+        raise click.ClickException(f"--to is not an e-mail address: {exc}") from None
+    problem = mail.delivery_problem()
+    message = mail.send_test(to.strip())
+    click.echo(f"queued {message.id} to {message.to_email}")
+    if problem:
+        raise click.ClickException(f"not sent: {problem}")
+    mail.deliver_due(tasks.worker_name())
+    db.session.expire_all()
+    message = db.session.get(OutboxMessage, message.id)
+    if message.status == "sent":
+        click.echo(f"sent through {mail.smtp_settings().describe()}")
+        return
+    raise click.ClickException(
+        f"not sent ({message.status}): {message.last_error or 'another message was due first'}; "
+        "the worker keeps trying"
+    )
+
+
+@mail_group.command("retry")
+def mail_retry() -> None:
+    """Send every failed message again at the worker's next round."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import OutboxMessage
+    from .services import mail
+
+    ids = db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "failed")).all()
+    for message_id in ids:
+        mail.retry(message_id)
+    click.echo(f"{len(ids)} failed message(s) queued again")
+
+
+# --- fit scoring -----------------------------------------------------------------
+
+fit = AppGroup("fit", help="Fit scoring of applications (automated suggestions; people decide).")
+
+
+@fit.command("rescore")
+@click.option("--job", "job_id", default=None, help="Only this job's applications (job_...).")
+@click.option("--queue", is_flag=True, help="Leave the work to the background worker.")
+def fit_rescore(job_id: str | None, queue: bool) -> None:
+    """Score the fit of every application of the jobs with AI screening on, again.
+
+    Scores here, one by one, with the language model when one is configured;
+    --queue hands them to the worker instead.
+    """
+    from .extensions import db
+    from .services import scoring
+
+    try:
+        ids = scoring.applications_of(job_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except scoring.ScoringOff:
+        raise click.ClickException(
+            f"fit scoring is off for job {job_id} (ai_screen_enabled)"
+        ) from None
+    if queue:
+        click.echo(f"queued {scoring.queue(ids)} applications")
+        return
+    scored = failed = 0
+    for app_id in ids:
+        try:
+            fit_result = scoring.rescore(app_id)
+        except Exception as exc:  # noqa: BLE001 - report it and go on with the rest
+            db.session.rollback()
+            failed += 1
+            click.echo(f"{app_id}: failed: {type(exc).__name__}: {exc}", err=True)
+            continue
+        if fit_result is not None:
+            scored += 1
+            score = "-" if fit_result.score is None else f"{fit_result.score:g}"
+            click.echo(f"{app_id}\t{score}\t{','.join(fit_result.flags)}")
+    click.echo(f"scored {scored} applications" + (f", {failed} failed" if failed else ""), err=True)
+    if failed:
+        raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
     app.cli.add_command(worker)
+    app.cli.add_command(retention)
+    app.cli.add_command(mail_group)
+    app.cli.add_command(fit)

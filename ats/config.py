@@ -9,6 +9,12 @@
 | ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
 | ATS_MAX_CV_BYTES | 10 MiB (largest CV upload) |
 | ATS_HTTPS | off; "1" when served over HTTPS: cookies become Secure |
+| ATS_LLM_URL / ATS_LLM_MODEL | unset: fit scoring is offline only (OpenAI-compatible endpoint) |
+| ATS_LLM_API_KEY | unset (sent as a bearer token) |
+| ATS_LLM_TIMEOUT | 30 seconds per scoring request (0.1-240) |
+| ATS_SMTP_URL | unset: e-mail waits in the outbox (smtp://, smtp+starttls://, smtps://) |
+| ATS_MAIL_FROM | ats@localhost, with the company name (the sender of every e-mail) |
+| ATS_TALENT_POOL_MONTHS | 24 (how long talent-pool consent keeps a candidate) |
 """
 
 from __future__ import annotations
@@ -52,6 +58,13 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "MAX_JSON_BYTES": int(env.get("ATS_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
         "MAX_CV_BYTES": int(env.get("ATS_MAX_CV_BYTES", 10 * 1024 * 1024)),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("ATS_SQLITE_BUSY_TIMEOUT_MS", 10000)),
+        "LLM_URL": env.get("ATS_LLM_URL") or None,
+        "LLM_MODEL": env.get("ATS_LLM_MODEL") or None,
+        "LLM_API_KEY": env.get("ATS_LLM_API_KEY") or None,
+        "LLM_TIMEOUT": float(env.get("ATS_LLM_TIMEOUT", 30)),
+        "SMTP_URL": env.get("ATS_SMTP_URL") or None,
+        "MAIL_FROM": env.get("ATS_MAIL_FROM") or None,
+        "TALENT_POOL_MONTHS": int(env.get("ATS_TALENT_POOL_MONTHS", 24)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": https,

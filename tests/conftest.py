@@ -41,6 +41,8 @@ def app(tmp_path: Path, template_db: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp_path / "data"),
             "TESTING": True,
+            "SMTP_URL": None,  # never real mail or LLM calls from a developer's shell
+            "LLM_URL": None,
         }
     )
     yield app

@@ -3,8 +3,9 @@
 Candidates never log in, so the writes are made by a system actor (no user,
 the admin role's reach). Everything the submission creates is written in one
 transaction: the candidate (found by e-mail, case-insensitively, or created),
-the "Careers page" source on first use, and the application. A stored CV whose
-transaction fails is deleted again, so a failure leaves nothing behind.
+the "Careers page" source on first use, the application, and the "application
+received" e-mail in the outbox (``mail``). A stored CV whose transaction fails
+is deleted again, so a failure leaves nothing behind.
 
 Abuse: every submission is counted per address in ``apply_attempt`` (in the
 database, so the limit holds across worker processes), and the one-time form
@@ -30,7 +31,7 @@ from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..models import Application, ApplyAttempt, Candidate, Job, Source, utcnow
 from ..validation import ANSWER_TEXT_MAX, check_answer_against, clean
-from . import careers, files, records
+from . import careers, files, mail, records
 from .auth import Actor
 
 SYSTEM = Actor(None, "admin", ("*",))  # a submission has no user
@@ -244,6 +245,8 @@ def _write(job: Job, sub: Submission, values: dict[str, Any], blob_id: str | Non
                 attempt.form_token = token
                 attempt.application_id = application.id
                 db.session.flush()
+            # the confirmation commits with the application, or neither does
+            mail.application_received(application, candidate, job)
             return Result("created", application.id, candidate.name)
     except Conflict:
         # lost a race against a parallel submission of the same person and job

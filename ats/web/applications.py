@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -165,3 +165,56 @@ def _back(job_id: str) -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("jobs.board", job_id=job_id)
+
+
+# --- the rejection e-mail ---------------------------------------------------------
+
+
+@bp.post("/<app_id>/rejection-email")
+@roles(*STAFF)
+def rejection_email(app_id: str) -> Any:
+    """Queue the rejection e-mail to the candidate, in the job's language, once.
+
+    A refusal (not rejected, no address, already queued) shows the page again
+    with the reason and a 409.
+    """
+    from flask import make_response
+
+    from ..errors import Conflict
+    from ..services import mail
+
+    app = _get(app_id)
+    try:
+        message = mail.send_rejection(app.id)
+    except Conflict as exc:
+        flash(f"No e-mail sent: {exc.message}.", "error")
+        response = make_response(detail(app.id))
+        response.status_code = 409
+        return response
+    flash(f"Rejection e-mail queued for {message.to_email}.", "success")
+    return redirect(url_for("applications.detail", app_id=app.id), code=303)
+
+
+@bp.post("/<app_id>/rescore")
+@roles(*STAFF)
+def rescore(app_id: str) -> Any:
+    """Score the fit again: at once with the offline scorer; queued for the
+    background worker when a language model is configured (never in a request)."""
+    from ..services import scoring
+
+    app = _get(app_id)
+    target = url_for("applications.detail", app_id=app.id)
+    try:
+        outcome = scoring.request_rescore(app.id)
+    except scoring.ScoringOff:
+        flash("Fit scoring is off for this job: switch on AI screening in the job first.", "error")
+    except Exception:  # noqa: BLE001 - a failed scoring must not fail the page
+        db.session.rollback()
+        current_app.logger.exception("rescoring %s failed", app.id)
+        flash("The fit could not be scored just now; try again later.", "error")
+    else:
+        if outcome == "queued":
+            flash("Queued: the language model scores it in the background shortly.", "success")
+        else:
+            flash("Fit scored again.", "success")
+    return redirect(target, code=303)

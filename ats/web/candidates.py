@@ -23,7 +23,7 @@ from ..database import writing
 from ..errors import ApiError, NotFound
 from ..extensions import db
 from ..models import Application, FieldMember, Job
-from ..services import query, records
+from ..services import query, records, retention
 from ..services.auth import Actor
 from .access import STAFF, actor, render, roles
 from .forms import form_values, model_form, show_errors
@@ -306,9 +306,10 @@ def erase(candidate_id: str) -> Any:
     status = 200
     if request.method == "POST":
         if _confirms(form.confirm.data, candidate):
-            counts = records.remove(F.CANDIDATE, candidate.id, me, cascade=True)
-            what = ", ".join(f"{n} {k.replace('application_', '')}{'s' if n != 1 else ''}"
-                             for k, n in counts.items())  # fmt: skip
+            # the one eraser, shared with the retention run: messages and tasks go too
+            counts = retention.erase_candidate(candidate.id, me)
+            what = ", ".join(f"{n} {k[:-1] if n == 1 else k}"
+                             for k, n in counts.items() if n and k != "candidates")  # fmt: skip
             flash("The candidate was erased" + (f" with {what}." if what else "."), "success")
             return redirect(url_for("candidates.index"), code=303)
         form.confirm.errors = [*form.confirm.errors, "Type the name or e-mail exactly as shown."]

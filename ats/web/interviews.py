@@ -6,8 +6,9 @@ role limits apply (interviewers may read, not write, interviews); the inputs
 come from the field table ``fields.INTERVIEW`` through ``forms.model_form``, so
 a page accepts and refuses exactly what xapi2 does, with the same words.
 
-``send_invite`` is only stored: sending invitations is a later issue, and no
-page claims that anything was sent.
+With ``send_invite``, saving sends calendar invitations (and updates and
+cancellations) to the candidate and the interviewers: ``services.invitations``
+notices the change at commit, whichever path made it.
 
 The application page includes ``interviews/_list.html`` (its header states the
 contract) with the rows of ``interviews_for_application``.
@@ -139,7 +140,8 @@ def _hints() -> dict[str, str]:
         "scheduled_at": f"In your time zone: {user_zone().key}",
         "interviewer_id": "Leads the interview",
         "interviewer_ids": "Everyone else on the panel (Ctrl or ⌘ to pick several)",
-        "send_invite": "Remembered with the interview; this version does not send e-mail yet",
+        "send_invite": "E-mail a calendar invitation to the candidate and the interviewers, "
+        "and an update or cancellation when it changes",
     }
 
 

@@ -187,3 +187,26 @@ def board(job_id: str) -> Any:
         reasons=F.APPLICATION["rejected_reason"].choices,
         status_actions=STATUS_ACTIONS,
     )
+
+
+@bp.post("/<job_id>/rescore")
+@roles(*STAFF)
+def rescore_all(job_id: str) -> Any:
+    """Queue every application of the job for fit scoring by the background worker
+    (too many for one request; each is scored once however often this is clicked)."""
+    from ..services import scoring
+
+    try:
+        job = records.get(F.JOB, job_id, actor())
+        count = scoring.queue(scoring.applications_of(job.id))
+    except NotFound:
+        abort(404)
+    except scoring.ScoringOff:
+        flash("Fit scoring is off for this job: switch on AI screening first.", "error")
+    else:
+        flash(
+            f"Queued {count} application{'s' if count != 1 else ''} for fit scoring; "
+            "the background worker scores them shortly.",
+            "success",
+        )
+    return redirect(url_for("jobs.board", job_id=job_id), code=303)

@@ -18,7 +18,14 @@ from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import EqualTo, Length
 from wtforms.widgets import TextInput
 
@@ -26,7 +33,8 @@ from .. import fields as F
 from ..errors import ApiError, BadRequest, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import ROLES, ApiToken, Application, User
-from ..services import auth, query, records, users
+from ..services import audit, auth, query, records, users
+from ..services import retention as retention_service
 from ..validation import clean
 from .access import STAFF, actor, is_htmx, render, roles
 from .forms import form_values, model_form, options, save, show_errors
@@ -39,6 +47,10 @@ SECTIONS: list[tuple[str, str, tuple[str, ...] | None, str]] = [
      "Name, logo, banner and colour, legal pages, careers-page switches and data retention."),
     ("settings.users", "Users", ("admin",),
      "Add colleagues, change their role, deactivate accounts."),
+    ("settings.retention", "Data retention", ("admin",),
+     "Who the next retention run erases and why; run it now; the last runs."),
+    ("mail.index", "E-mail", ("admin",),
+     "Message templates in English and German; the outbox of waiting, sent and failed e-mail."),
     ("settings.sources", "Sources", STAFF, "Where applications come from."),
     ("settings.tokens", "API tokens", None, "Personal tokens for the xapi2 API and atscli."),
     ("settings.account", "My account", None, "Your time zone and password."),
@@ -602,3 +614,73 @@ def account_password() -> Any:
     login_user(user, remember=remember_cookie in request.cookies)
     flash("Password changed. Your other sessions have ended.", "success")
     return redirect(url_for("settings.account"), code=303)
+
+
+# --- data retention (GDPR) -------------------------------------------------------
+
+RETENTION_SHOWN = 500  # candidates listed on the page; the count covers all
+RETENTION_RUNS_SHOWN = 10
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+class RetentionRunForm(FlaskForm):
+    confirm = BooleanField("I understand: these candidates are erased for good.")
+
+
+def _retention_page(form: RetentionRunForm, status: int = 200) -> Any:
+    policy = retention_service.policy()
+    found = retention_service.due(pol=policy)
+    runs = audit.recent("retention_run", RETENTION_RUNS_SHOWN)
+    actor_ids = {r.actor for r in runs if r.actor != audit.SYSTEM}
+    people = {
+        u.id: u.name or u.email
+        for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))
+    }
+    return render(
+        "settings/retention.html",
+        form=form,
+        policy=policy,
+        due=found[:RETENTION_SHOWN],
+        total=len(found),
+        runs=runs,
+        people=people,
+        status=status,
+    )
+
+
+@bp.get("/retention")
+@roles("admin")
+def retention() -> Any:
+    """What the next retention run would erase, and why: admins see it before it happens."""
+    return _retention_page(RetentionRunForm())
+
+
+@bp.post("/retention/run")
+@roles("admin")
+def retention_run() -> Any:
+    """Run the retention now (the worker does it daily), after an explicit confirmation."""
+    form = RetentionRunForm()
+    if not form.confirm.data:
+        form.confirm.errors = ["Tick the box to confirm; nothing was erased."]
+        return _retention_page(form, status=400)
+    report = retention_service.run(actor=current_user.id, trigger="settings")
+    counts = report.counts
+    if report.failed:
+        flash(
+            f"{_plural(len(report.failed), 'candidate')} could not be erased (see the server "
+            "log); the next run tries again.",
+            "error",
+        )
+    if counts["candidates"]:
+        what = ", ".join(
+            _plural(counts[key], word)
+            for key, word in (("applications", "application"), ("interviews", "interview"),
+                              ("notes", "note"), ("files", "file"), ("messages", "message"))
+        )  # fmt: skip
+        flash(f"Erased {_plural(counts['candidates'], 'candidate')} with {what}.", "success")
+    elif not report.failed:
+        flash("Nobody was due for erasure; nothing changed.", "info")
+    return redirect(url_for("settings.retention"), code=303)
