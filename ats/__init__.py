@@ -20,7 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from . import config
-    from .extensions import babel, csrf, db, htmx, login_manager, migrate
+    from .extensions import CookieSessions, babel, csrf, db, htmx, login_manager, migrate
 
     app = Flask(
         __name__,
@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(config.load(app.instance_path, test_config))
     app.json.sort_keys = False  # keep the envelope and field-table order
+    app.session_interface = CookieSessions()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

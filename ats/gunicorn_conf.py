@@ -2,13 +2,21 @@
 
 Run as ``gunicorn -c python:ats.gunicorn_conf app:app``.
 
-ATS_HOST, ATS_PORT and ATS_WORKERS override the bind address and worker count.
+ATS_HOST, ATS_PORT and ATS_WORKERS override the bind address and worker count,
+ATS_THREADS the threads per worker.
+
+Threaded workers (``gthread``), because a sync worker closes the connection
+after every response: a client sending many requests in a row (``atscli``
+importing rows) would pay a new TCP connection each time, and while one request
+waits on the SQLite write lock, the worker's other threads go on serving.
 """
 
 import os
 
 bind = f"{os.environ.get('ATS_HOST', '127.0.0.1')}:{os.environ.get('ATS_PORT', '5000')}"
 workers = int(os.environ.get("ATS_WORKERS", "3"))
+worker_class = "gthread"
+threads = int(os.environ.get("ATS_THREADS", "4"))
 accesslog = "-"
 # gunicorn 24+ opens a control socket at one fixed path per user; two servers
 # (a test run beside `make run`) would fight over it, and we do not use it.

@@ -110,12 +110,39 @@ def _url(f: F.Field, value: Any) -> str:
     return value
 
 
+# Checking the domain is most of ``validate_email``'s work, and addresses share
+# few domains (an import of thousands has a handful). Its verdict on a domain
+# does not depend on the part before the @, so once an address passed, another
+# one with the same domain and a plain dot-atom local part (a subset of what
+# ``validate_email`` allows) of allowed length passes too, without running it
+# again. Anything else still gets the full check and its exact message.
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*")
+_LOCAL_MAX = 64  # RFC 5321 limits, as email_validator applies them
+_ADDRESS_MAX = 254
+_GOOD_DOMAINS: dict[str, int] = {}  # domain -> bytes of its longest form (as given, IDNA, Unicode)
+_GOOD_DOMAINS_KEPT = 4096
+
+
 def _email(f: F.Field, value: Any) -> str:
     value = _string(f, value)
+    local, _, domain = value.partition("@")
+    longest = _GOOD_DOMAINS.get(domain)
+    if (
+        longest is not None
+        and len(local) <= _LOCAL_MAX
+        and len(local) + 1 + longest <= _ADDRESS_MAX
+        and _PLAIN_LOCAL.fullmatch(local)
+    ):
+        return value
     try:
-        validate_email(value, check_deliverability=False)
+        checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise Invalid(f"must be a valid e-mail address ({exc})") from None
+    if len(_GOOD_DOMAINS) >= _GOOD_DOMAINS_KEPT:
+        _GOOD_DOMAINS.clear()
+    # valid means one @ (quoted local parts and display names are refused)
+    forms = (domain, checked.domain, checked.ascii_domain or "")
+    _GOOD_DOMAINS[domain] = max(len(form.encode()) for form in forms)
     return value
 
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from .. import fields as F
 from ..database import writing
@@ -175,29 +175,50 @@ def revoke_token(token_id: str) -> ApiToken:
     return token
 
 
+# The columns a bearer token check needs, as plain table columns: no ORM objects
+# are built for the lookup every API request makes. Built once; the token hash
+# is a bound parameter.
+_tokens, _users = ApiToken.__table__, User.__table__
+_TOKEN_LOOKUP = (
+    select(
+        _tokens.c.id,
+        _tokens.c.scopes,
+        _tokens.c.expires_at,
+        _tokens.c.last_used_at,
+        _tokens.c.revoked_at,
+        _users.c.id,
+        _users.c.role,
+        _users.c.active,
+    )
+    .join(_users, _users.c.id == _tokens.c.user_id)
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+)
+_TOKEN_USED = (
+    update(_tokens)
+    .where(_tokens.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
 def actor_for_token(secret: str) -> Actor:
     """The actor a bearer token speaks for, or 401 for any token that is not good."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise Unauthorized("malformed token; expected Bearer pat_...", "invalid_token")
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(secret))
-    ).first()
+    row = db.session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(secret)}).first()
     if row is None:
         raise Unauthorized("unknown token", "invalid_token")
-    token, user = row
+    token_id, scopes, expires_at, last_used_at, revoked_at, user_id, role, active = row
     now = utcnow()
-    if token.revoked_at is not None:
+    if revoked_at is not None:
         raise Unauthorized("this token was revoked", "invalid_token")
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         raise Unauthorized("this token has expired", "invalid_token")
-    if not user.active:
+    if not active:
         raise Unauthorized("this token's user is deactivated", "invalid_token")
-    actor = Actor(user.id, user.role, tuple(token.scopes))
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+    actor = Actor(user_id, role, tuple(scopes))
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         with writing():
-            db.session.get(ApiToken, token.id).last_used_at = now
+            db.session.execute(_TOKEN_USED, {"token_id": token_id, "now": now})
     return actor
 
 

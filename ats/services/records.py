@@ -7,11 +7,14 @@ and an error leaves nothing behind. Per-model rules live in ``rules``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true
+from sqlalchemy import JSON, and_, bindparam, delete, func, or_, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import fields as F
 from ..database import writing
@@ -36,6 +39,11 @@ def model_class(mdef: F.ModelDef) -> Any:
     return RECORDS[mdef.name]
 
 
+def sees_all(mdef: F.ModelDef, actor: Actor) -> bool:
+    """Whether the actor may see every row of the model (``visible`` adds nothing)."""
+    return actor.role != "interviewer" and mdef.name != "application_note"
+
+
 def visible(mdef: F.ModelDef, actor: Actor) -> Any:
     """The SQL condition for rows this actor may see at all, on every path.
 
@@ -45,6 +53,8 @@ def visible(mdef: F.ModelDef, actor: Actor) -> Any:
     what they can see.
     """
     cls = model_class(mdef)
+    if sees_all(mdef, actor):
+        return true()
     condition: Any = true()
     if mdef.name == "application_note":
         condition = or_(cls.private.is_(False), cls.created_by == actor.user_id)
@@ -111,12 +121,24 @@ def serialize(obj: Any) -> dict[str, Any]:
     }
 
 
+# One statement per model for loading an object by id where every row is visible
+# (the usual case): built once, so SQLAlchemy neither rebuilds it nor recomputes
+# its cache key on every request.
+_BY_ID: dict[str, Any] = {}
+
+
 def get(mdef: F.ModelDef, obj_id: str, actor: Actor) -> Any:
     """The object, or 404 when it does not exist or the actor may not see it."""
     cls = model_class(mdef)
     if not isinstance(obj_id, str) or not has_prefix(obj_id, mdef.prefix):
         raise NotFound(f"no {mdef.name} {obj_id}")
-    obj = db.session.scalar(select(cls).where(cls.id == obj_id, visible(mdef, actor)))
+    if sees_all(mdef, actor):
+        stmt = _BY_ID.get(mdef.name)
+        if stmt is None:
+            stmt = _BY_ID[mdef.name] = select(cls).where(cls.id == bindparam("obj_id"))
+        obj = db.session.scalar(stmt, {"obj_id": obj_id})
+    else:
+        obj = db.session.scalar(select(cls).where(cls.id == obj_id, visible(mdef, actor)))
     if obj is None:
         raise NotFound(f"no {mdef.name} {obj_id}")
     return obj
@@ -138,9 +160,8 @@ def create(mdef: F.ModelDef, body: dict[str, Any], actor: Actor) -> Any:
             if f.default is not None:
                 setattr(obj, f.name, f.default)
         _apply(mdef, obj, values, errors, actor, creating=True, given=set(values))
-        db.session.add(obj)
-        _flush(mdef)
-        _sync_members(mdef, obj, values)
+        _insert(mdef, obj)
+        _sync_members(mdef, obj, values, creating=True)
         _record_stage(mdef, obj, None, actor)
     return obj
 
@@ -155,15 +176,92 @@ def update(mdef: F.ModelDef, obj_id: str, body: dict[str, Any], actor: Actor) ->
             replaced_blob = obj.cv_blob_id
         old_stage = getattr(obj, "stage", None)
         _apply(mdef, obj, changed, errors, actor, creating=False, given=set(values))
-        if db.session.is_modified(obj):
-            obj.updated_at = utcnow()
-        _flush(mdef)
-        _sync_members(mdef, obj, changed)
+        _update(mdef, obj)
+        _sync_members(mdef, obj, changed, creating=False)
         if "stage" in changed:
             _record_stage(mdef, obj, old_stage, actor)
     if replaced_blob:
         _drop_unused_blobs([replaced_blob])
     return obj
+
+
+# --- writing rows -------------------------------------------------------------
+#
+# A new object is written with one Core INSERT rather than a flush of the ORM's
+# unit of work, which for a single new row costs about as much as the INSERT
+# itself. The object then stays in the session as if a flush had written it:
+# persistent, every column loaded, nothing pending. Code that must see every
+# write hooks attribute events (they fire on every path), not flush events.
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_statement(table: Any) -> Any:
+    """One INSERT per table naming every column, built once.
+
+    A JSON column binds None as SQL NULL here, as a flush does for a value never
+    set; a value set to None is passed as ``JSON.NULL``, stored as JSON ``null``,
+    again as a flush would.
+    """
+    stmt = _INSERTS.get(table.name)
+    if stmt is None:
+        binds = {
+            c.key: bindparam(
+                c.key, type_=JSON(none_as_null=True) if isinstance(c.type, JSON) else c.type
+            )
+            for c in table.columns
+        }
+        stmt = _INSERTS[table.name] = table.insert().values(binds)
+    return stmt
+
+
+def _insert(mdef: F.ModelDef, obj: Any) -> None:
+    table = obj.__table__
+    state = obj.__dict__
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        key = column.key
+        value = state.get(key)
+        if value is None and column.default is not None:
+            # as a flush does: a None is left to the column's default (our
+            # models have plain values and Python callables as defaults)
+            default = column.default
+            value = default.arg if default.is_scalar else default.arg(None)
+            setattr(obj, key, value)
+        elif key not in state:
+            setattr(obj, key, None)  # loaded, as after a flush; no lazy load later
+        elif value is None and isinstance(column.type, JSON):
+            row[key] = JSON.NULL
+            continue
+        row[key] = value
+    with _race_lost_is_conflict(mdef):
+        db.session.execute(_insert_statement(table), row)
+    # the object now matches its row: persistent in the session, nothing to flush
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+
+
+def _update(mdef: F.ModelDef, obj: Any) -> None:
+    """Write the object's changed columns, and ``updated_at`` when any changed.
+
+    A flush, unlike ``_insert``: the object is loaded and tracked already, and
+    for a change the unit of work costs no more than working out the changed
+    columns and telling the session about them by hand (measured).
+    """
+    if db.session.is_modified(obj):
+        obj.updated_at = utcnow()
+    with _race_lost_is_conflict(mdef):
+        db.session.flush()
+
+
+@contextmanager
+def _race_lost_is_conflict(mdef: F.ModelDef) -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:
+        # a race lost against another writer between our check and the write
+        raise Conflict(f"this {mdef.name} conflicts with an existing one") from exc
 
 
 def _drop_unused_blobs(blob_ids: list[str]) -> None:
@@ -181,14 +279,15 @@ def _drop_unused_blobs(blob_ids: list[str]) -> None:
 def _record_stage(mdef: F.ModelDef, obj: Any, old_stage: str | None, actor: Actor) -> None:
     """Applications keep a history of their stages, whichever path moved them."""
     if mdef.name == "application":
-        db.session.add(
-            StageChange(
-                application_id=obj.id,
-                from_stage=old_stage,
-                to_stage=obj.stage,
-                at=obj.last_stage_at,
-                by_user=actor.user_id,
-            )
+        db.session.execute(
+            StageChange.__table__.insert(),
+            {
+                "application_id": obj.id,
+                "from_stage": old_stage,
+                "to_stage": obj.stage,
+                "at": obj.last_stage_at,
+                "by_user": actor.user_id,
+            },
         )
 
 
@@ -199,6 +298,18 @@ def set_archived(mdef: F.ModelDef, obj_id: str, archived: bool, actor: Actor) ->
             obj.is_archived = archived
             obj.updated_at = utcnow()
     return obj
+
+
+_EXISTS: dict[str, Any] = {}
+
+
+def _exists(model: str, obj_id: str) -> bool:
+    """Whether a row with this id exists (its id only: no object is loaded)."""
+    stmt = _EXISTS.get(model)
+    if stmt is None:
+        table = RECORDS[model].__table__
+        stmt = _EXISTS[model] = select(table.c.id).where(table.c.id == bindparam("id"))
+    return db.session.execute(stmt, {"id": obj_id}).first() is not None
 
 
 def _apply(
@@ -219,10 +330,7 @@ def _apply(
         f = mdef[name]
         if f.type == F.REF and value is not None and name not in errors:
             target = F.MODELS[f.ref]
-            if (
-                not has_prefix(value, target.prefix)
-                or db.session.get(RECORDS[f.ref], value) is None
-            ):
+            if not has_prefix(value, target.prefix) or not _exists(f.ref, value):
                 errors[name] = f"no {f.ref} with id {value}"
     rules.check(mdef, obj, values, errors, actor, creating)
     if errors:
@@ -234,29 +342,26 @@ def _apply(
         rules.check_unique(mdef, obj, values, creating)
 
 
-def _flush(mdef: F.ModelDef) -> None:
-    try:
-        db.session.flush()
-    except IntegrityError as exc:
-        # a race lost against another writer between our check and the insert
-        raise Conflict(f"this {mdef.name} conflicts with an existing one") from exc
-
-
-def _sync_members(mdef: F.ModelDef, obj: Any, values: dict[str, Any]) -> None:
+def _sync_members(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -> None:
+    """Mirror list fields into ``field_member``: Core statements on the write
+    connection (the ORM adds nothing to rows it never loads); a new object has
+    no rows to delete."""
+    members = FieldMember.__table__
+    conn = db.session.connection()
     for name in mdef.member_fields:
         if name not in values:
             continue
-        db.session.execute(
-            delete(FieldMember).where(
-                FieldMember.model == mdef.name,
-                FieldMember.field == name,
-                FieldMember.object_id == obj.id,
+        if not creating:
+            # by object_id alone (ids carry their model's prefix): with the model
+            # in the condition SQLite walks the primary key's (model, field)
+            # prefix, every row of the field, instead of the object_id index
+            conn.execute(
+                members.delete().where(members.c.object_id == obj.id, members.c.field == name)
             )
-        )
         items = values[name] or []
         if items:
-            db.session.execute(
-                FieldMember.__table__.insert(),
+            conn.execute(
+                members.insert(),
                 [
                     {"model": mdef.name, "field": name, "value": v, "object_id": obj.id}
                     for v in items
@@ -352,11 +457,8 @@ def _delete_ids(mdef: F.ModelDef, ids: list[str]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         if mdef.member_fields:
-            db.session.execute(
-                delete(FieldMember).where(
-                    FieldMember.model == mdef.name, FieldMember.object_id.in_(chunk)
-                )
-            )
+            # by object_id alone, so SQLite uses its index (see _sync_members)
+            db.session.execute(delete(FieldMember).where(FieldMember.object_id.in_(chunk)))
         if mdef.name == "application":
             db.session.execute(delete(StageChange).where(StageChange.application_id.in_(chunk)))
         db.session.execute(delete(cls).where(cls.id.in_(chunk)))

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 
 from .. import fields as F
 from ..errors import Conflict
@@ -16,10 +16,7 @@ from ..ids import has_prefix
 from ..models import (
     RECORDS,
     Application,
-    Candidate,
-    CompanyProfile,
     Job,
-    Source,
     User,
     utcnow,
 )
@@ -53,6 +50,13 @@ def _current(obj: Any, values: dict[str, Any], name: str) -> Any:
     return values[name] if name in values else getattr(obj, name, None)
 
 
+# Statements every write may run, built once with bound parameters: SQLAlchemy
+# then neither rebuilds them nor recomputes their cache key per request. Plain
+# table columns, so no ORM machinery runs for a one-column answer.
+_users = User.__table__
+_USERS_IN = select(_users.c.id).where(_users.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _check_users(mdef: F.ModelDef, values: dict[str, Any], errors: dict[str, str]) -> None:
     """Fields that hold user ids must name existing users."""
     wanted: dict[str, list[str]] = {}
@@ -66,7 +70,7 @@ def _check_users(mdef: F.ModelDef, values: dict[str, Any], errors: dict[str, str
     all_ids = {i for ids in wanted.values() for i in ids}
     if not all_ids:
         return
-    known = set(db.session.scalars(select(User.id).where(User.id.in_(all_ids))))
+    known = set(db.session.scalars(_USERS_IN, {"ids": list(all_ids)}))
     for name, ids in wanted.items():
         missing = [i for i in ids if i not in known]
         if missing:
@@ -90,6 +94,12 @@ def _check_job(
             errors[key] = "question ids must differ across both lists: " + ", ".join(sorted(shared))
 
 
+_jobs, _apps = Job.__table__, Application.__table__
+_JOB_QUESTIONS = select(_jobs.c.screening_questions, _jobs.c.knockout_questions).where(
+    _jobs.c.id == bindparam("id")
+)
+
+
 def _check_application(
     obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
@@ -102,7 +112,7 @@ def _check_application(
     job_id = _current(obj, values, "job_id")
     if not answers or "job_id" in errors or job_id is None:
         return
-    job = db.session.get(Job, job_id)
+    job = db.session.execute(_JOB_QUESTIONS, {"id": job_id}).first()
     if job is None:
         return
     questions = {
@@ -119,12 +129,15 @@ def _check_application(
             return
 
 
+_APP_PARTIES = select(_apps.c.candidate_id, _apps.c.job_id).where(_apps.c.id == bindparam("id"))
+
+
 def _check_interview(
     obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
     if not creating or "application_id" in errors:
         return
-    app = db.session.get(Application, values.get("application_id"))
+    app = db.session.execute(_APP_PARTIES, {"id": values.get("application_id")}).first()
     if app is None:
         return
     for name in ("candidate_id", "job_id"):
@@ -192,23 +205,29 @@ def _old(obj: Any, name: str) -> Any:
     return history.deleted[0] if history.deleted else getattr(obj, name)
 
 
+_COLUMN_END = select(func.max(_apps.c.position)).where(
+    _apps.c.job_id == bindparam("job_id"),
+    _apps.c.stage == bindparam("stage"),
+    _apps.c.id != bindparam("id"),
+)
+
+
 def _end_of_column(app: Any) -> float:
-    last = db.session.scalar(
-        select(func.max(Application.position)).where(
-            Application.job_id == app.job_id,
-            Application.stage == app.stage,
-            Application.id != app.id,
-        )
-    )
+    last = db.session.scalar(_COLUMN_END, {"job_id": app.job_id, "stage": app.stage, "id": app.id})
     return float(last or 0) + 1.0
+
+
+# slugs are [a-z0-9-], all below "~"
+_SLUGS_FROM = select(_jobs.c.slug).where(
+    _jobs.c.slug >= bindparam("lo"), _jobs.c.slug < bindparam("hi")
+)
 
 
 def _free_slug(base: str) -> str:
     # every slug starting like the numbered ones would (base cut for a long
     # suffix); a range, not LIKE, which on SQLite cannot use the index
     prefix = base[: SLUG_MAX - 8]
-    in_range = (Job.slug >= prefix) & (Job.slug < prefix + "~")  # slugs are [a-z0-9-]
-    taken = set(db.session.scalars(select(Job.slug).where(in_range)))
+    taken = set(db.session.scalars(_SLUGS_FROM, {"lo": prefix, "hi": prefix + "~"}))
     if base not in taken:
         return base
     n = 2
@@ -220,25 +239,36 @@ def _free_slug(base: str) -> str:
         n += 1
 
 
+# (model, columns) whose values no other row may share; the one company profile
+# is a unique ``singleton`` column that is always 1
+_UNIQUE: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _taken(obj: Any, **values: Any) -> bool:
+    """Whether another row has these column values."""
+    table = obj.__table__
+    key = (table.name, tuple(values))
+    stmt = _UNIQUE.get(key)
+    if stmt is None:
+        stmt = _UNIQUE[key] = (
+            select(table.c.id)
+            .where(*(table.c[c] == bindparam(c) for c in values), table.c.id != bindparam("b_id"))
+            .limit(1)
+        )
+    return db.session.execute(stmt, {**values, "b_id": obj.id}).first() is not None
+
+
 def check_unique(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: bool) -> None:
     """409 naming the field when a unique value is taken by another row."""
-
-    def taken(condition: Any) -> bool:
-        cls = type(obj)
-        return (
-            db.session.scalar(select(cls.id).where(condition, cls.id != obj.id).limit(1))
-            is not None
-        )
-
-    if mdef.name == "job" and "slug" in values and taken(Job.slug == obj.slug):
+    if mdef.name == "job" and "slug" in values and _taken(obj, slug=obj.slug):
         raise Conflict(f"the slug {obj.slug!r} is taken", {"slug": "already taken"})
-    if mdef.name == "source" and "name" in values and taken(Source.name == obj.name):
+    if mdef.name == "source" and "name" in values and _taken(obj, name=obj.name):
         raise Conflict(f"a source named {obj.name!r} exists", {"name": "already taken"})
     if (
         mdef.name == "candidate"
         and obj.email_key
         and "email" in values
-        and taken(Candidate.email_key == obj.email_key)
+        and _taken(obj, email_key=obj.email_key)
     ):
         raise Conflict(
             f"a candidate with the e-mail {obj.email} exists", {"email": "already taken"}
@@ -246,15 +276,13 @@ def check_unique(mdef: F.ModelDef, obj: Any, values: dict[str, Any], creating: b
     if (
         mdef.name == "application"
         and creating
-        and taken(
-            (Application.job_id == obj.job_id) & (Application.candidate_id == obj.candidate_id)
-        )
+        and _taken(obj, job_id=obj.job_id, candidate_id=obj.candidate_id)
     ):
         raise Conflict(
             "this candidate has applied to this job already",
             {"candidate_id": "already applied to this job"},
         )
-    if mdef.name == "company_profile" and creating and taken(CompanyProfile.singleton == 1):
+    if mdef.name == "company_profile" and creating and _taken(obj, singleton=1):
         raise Conflict(
             "there is one company profile per installation; PATCH the existing one",
             {"company_profile": "exists already"},
