@@ -53,7 +53,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ..database import writing
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -737,30 +737,10 @@ def _text(raw: bytes | str) -> str:
 
 
 def _claim(worker_id: str) -> OutboxMessage | None:
-    now = utcnow()
     with writing():
-        query = (
-            select(OutboxMessage)
-            .where(
-                or_(
-                    and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-                    # a worker that died while sending
-                    and_(OutboxMessage.status == "sending", OutboxMessage.locked_until < now),
-                )
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(1)
+        return tasks.claim(
+            OutboxMessage, worker_id, "queued", "sending", OutboxMessage.next_attempt_at, LEASE
         )
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        message = db.session.scalar(query)
-        if message is None:
-            return None
-        message.status = "sending"
-        message.locked_by = worker_id
-        message.locked_until = now + LEASE
-        message.attempts += 1
-    return message
 
 
 def _finish(message_id: str, worker_id: str, error: str | None, permanent: bool = False) -> None:

@@ -87,29 +87,43 @@ def enqueue(
         )
 
 
-def _claim(worker_id: str) -> tuple[int, str, dict[str, Any]] | None:
+def claim(
+    model: Any, worker_id: str, waiting: str, working: str, due: Any, lease: timedelta = LEASE
+) -> Any:
+    """The next due row of a leased queue (tasks, the e-mail outbox), now ``worker_id``'s.
+
+    Call inside ``writing()``. Due: ``waiting`` with ``due <= now``, or ``working``
+    with a lease that ran out (its worker died). The row gets the lease and one
+    more attempt.
+    """
     now = utcnow()
-    with writing():
-        query = (
-            select(Task)
-            .where(
-                or_(
-                    (Task.status == "queued") & (Task.run_after <= now),
-                    (Task.status == "running") & (Task.locked_until < now),  # a dead worker's
-                )
+    query = (
+        select(model)
+        .where(
+            or_(
+                (model.status == waiting) & (due <= now),
+                (model.status == working) & (model.locked_until < now),
             )
-            .order_by(Task.run_after, Task.id)
-            .limit(1)
         )
-        if db.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        task = db.session.scalar(query)
+        .order_by(due, model.id)
+        .limit(1)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = db.session.scalar(query)
+    if row is not None:
+        row.status = working
+        row.locked_by = worker_id
+        row.locked_until = now + lease
+        row.attempts += 1
+    return row
+
+
+def _claim(worker_id: str) -> tuple[int, str, dict[str, Any]] | None:
+    with writing():
+        task = claim(Task, worker_id, "queued", "running", Task.run_after)
         if task is None:
             return None
-        task.status = "running"
-        task.locked_by = worker_id
-        task.locked_until = now + LEASE
-        task.attempts += 1
         return task.id, task.kind, dict(task.payload or {})
 
 
