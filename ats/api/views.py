@@ -114,7 +114,9 @@ def list_objects(model: str) -> Any:
 
 
 def _reply(obj: Any, status: int = 200, location: str | None = None) -> idempotency.Reply:
-    return idempotency.Reply(status, jsonify(records.serialize(obj)).get_data(), location)
+    # the bytes alone (as jsonify writes them): _post builds the one response
+    body = current_app.json.dumps(records.serialize(obj)).encode() + b"\n"
+    return idempotency.Reply(status, body, location)
 
 
 def _post(actor: Actor, execute: Callable[[], idempotency.Reply]) -> Response:
