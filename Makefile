@@ -37,10 +37,20 @@ chromium:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests are skipped without it)"; \
 	  fi; }
 
+# Every test on SQLite, then again on PostgreSQL when ATS_TEST_POSTGRES_URL names a
+# server (.ci/run starts one). Two test processes: the machine has two cores.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(PYTEST) --db=sqlite
+	@if [ -n "$$ATS_TEST_POSTGRES_URL" ]; then \
+	  echo "$(PYTEST) --db=postgres"; $(PYTEST) --db=postgres; \
+	else \
+	  echo "PostgreSQL run skipped: ATS_TEST_POSTGRES_URL is not set (.ci/run sets it)"; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -33,6 +33,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.load(app.instance_path, test_config))
     app.json.sort_keys = False  # keep the envelope and field-table order
     app.session_interface = CookieSessions()
+    if hops := app.config["PROXY_HOPS"]:
+        # X-Forwarded-For/-Proto/-Host/-Prefix from that many proxies in front:
+        # the client's address (throttling), https and the public host in URLs
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)

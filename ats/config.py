@@ -9,6 +9,7 @@
 | ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
 | ATS_MAX_CV_BYTES | 10 MiB (largest CV upload) |
 | ATS_HTTPS | off; "1" when served over HTTPS: cookies become Secure |
+| ATS_PROXY_HOPS | 0: X-Forwarded-* ignored; N: trust that many proxies in front (ProxyFix) |
 | ATS_LLM_URL / ATS_LLM_MODEL | unset: fit scoring is offline only (OpenAI-compatible endpoint) |
 | ATS_LLM_API_KEY | unset (sent as a bearer token) |
 | ATS_LLM_TIMEOUT | 30 seconds per scoring request (0.1-240) |
@@ -58,6 +59,7 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "MAX_JSON_BYTES": int(env.get("ATS_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)),
         "MAX_CV_BYTES": int(env.get("ATS_MAX_CV_BYTES", 10 * 1024 * 1024)),
         "SQLITE_BUSY_TIMEOUT_MS": int(env.get("ATS_SQLITE_BUSY_TIMEOUT_MS", 10000)),
+        "PROXY_HOPS": int(env.get("ATS_PROXY_HOPS") or 0),
         "LLM_URL": env.get("ATS_LLM_URL") or None,
         "LLM_MODEL": env.get("ATS_LLM_MODEL") or None,
         "LLM_API_KEY": env.get("ATS_LLM_API_KEY") or None,
@@ -79,6 +81,8 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     config.setdefault(
         "MAX_CONTENT_LENGTH", max(config["MAX_JSON_BYTES"], config["MAX_CV_BYTES"] + 2**20)
     )
+    if config["PROXY_HOPS"] < 0:
+        raise ValueError("ATS_PROXY_HOPS is the number of proxies in front: 0 or more")
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = env.get("ATS_SECRET_KEY") or _secret_key(instance)
     return config

@@ -7,6 +7,13 @@ transaction handling is switched off so that we emit ``BEGIN`` ourselves
 ``BEGIN IMMEDIATE``, because a deferred transaction that later upgrades from
 read to write fails at once with "database is locked" instead of waiting.
 Reads keep a plain deferred ``BEGIN`` so they never take the write lock.
+
+PostgreSQL: the same contract. A write transaction first takes one
+transaction-scoped advisory lock, so writes are serialised as on SQLite and every
+check made inside one (the next kanban position, a rate limit's count, a unique
+e-mail) sees the data it writes against; READ COMMITTED alone would let two
+writers both pass such a check. Reads take no lock and run in parallel; the
+background workers' claims skip rows another worker holds (``SKIP LOCKED``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,19 @@ from .extensions import db
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write", default=False)
 
 
+# pg_advisory_xact_lock key of the one write lock ("ATS" in ASCII)
+WRITE_LOCK = 0x415453
+
+
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            if _write_intent.get():
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+        return
     if engine.dialect.name != "sqlite":
         return
 

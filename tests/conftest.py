@@ -1,10 +1,9 @@
-"""Shared fixtures: a real SQLite file per test (built once by the migrations,
-then copied), the Flask test client, the CLI runner, users with tokens, and
-factories for the common objects."""
+"""Shared fixtures: a real database per test (SQLite, or PostgreSQL with
+``--db=postgres``: see tests/databases.py), the Flask test client, the CLI
+runner, users with tokens, and factories for the common objects."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,38 @@ from flask.testing import FlaskClient
 from ats import create_app
 from ats.extensions import db
 from ats.services import auth
+from tests import databases as databases_module
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database to run on; postgres needs ATS_TEST_POSTGRES_URL (make test does both)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    databases_module.kind = config.getoption("--db")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {config.getoption('--db')}"
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty database made by ``db upgrade``, so every test runs on the real schema."""
-    from flask_migrate import upgrade
-
-    path = tmp_path_factory.mktemp("template") / "ats.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "test"})
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return path
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[databases_module.Databases]:
+    """Migrated databases for this run: ``databases.new(tmp_path)`` is a URL of one's own."""
+    yield databases_module.active(tmp_path_factory.mktemp("template"))
+    databases_module.close()
 
 
 @pytest.fixture
-def app(tmp_path: Path, template_db: Path) -> Iterator[Flask]:
-    path = tmp_path / "ats.sqlite3"
-    shutil.copy(template_db, path)
+def app(tmp_path: Path, databases: databases_module.Databases) -> Iterator[Flask]:
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SQLALCHEMY_DATABASE_URI": databases.shared(tmp_path),
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp_path / "data"),
             "TESTING": True,
@@ -48,6 +57,7 @@ def app(tmp_path: Path, template_db: Path) -> Iterator[Flask]:
     yield app
     with app.app_context():
         db.engine.dispose()
+    databases.reset()
 
 
 @pytest.fixture

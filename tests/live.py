@@ -1,5 +1,6 @@
 """A real server for tests that need one: gunicorn on a free port with its own
-SQLite file and data directory, started and stopped by the fixtures that use it.
+database (SQLite file or PostgreSQL database, see tests/databases.py) and data
+directory, started and stopped by the fixtures that use it.
 
 Operator commands (`flask --app app ...`) run against the same database."""
 
@@ -15,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tests import databases
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,7 +37,7 @@ class LiveServer:
         self.log_path = tmp / "server.log"
         self.env = {
             **os.environ,
-            "ATS_DATABASE_URL": f"sqlite:///{tmp / 'ats.sqlite3'}",
+            "ATS_DATABASE_URL": databases.active(tmp).empty(tmp),
             "ATS_SECRET_KEY": "live-test",
             "ATS_DATA_DIR": str(tmp / "data"),
             "ATS_HOST": "127.0.0.1",

@@ -5,7 +5,6 @@ things, an HTML 404 for browsers, and nothing half-written after an error."""
 from __future__ import annotations
 
 import re
-import shutil
 from typing import Any
 
 import pytest
@@ -204,13 +203,11 @@ def test_lone_surrogate_in_a_string_is_400_not_500(api, app):
 
 
 @pytest.fixture
-def small_app(tmp_path, template_db):
+def small_app(tmp_path, databases):
     """The conftest ``app``, with a 2 KiB body limit."""
-    path = tmp_path / "small.sqlite3"
-    shutil.copy(template_db, path)
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SQLALCHEMY_DATABASE_URI": databases.new(tmp_path),
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp_path / "data"),
             "TESTING": True,

@@ -7,7 +7,6 @@ parametrized cases stay fast; tests that change objects use the per-test ``api``
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 from urllib.parse import urlencode
 
@@ -282,13 +281,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, template_db: Any):
+def world(tmp_path_factory: pytest.TempPathFactory, databases: Any):
     tmp = tmp_path_factory.mktemp("lists")
-    path = tmp / "ats.sqlite3"
-    shutil.copy(template_db, path)
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SQLALCHEMY_DATABASE_URI": databases.new(tmp),
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp / "data"),
             "TESTING": True,

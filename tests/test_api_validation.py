@@ -118,17 +118,15 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(template_db: Path, tmp_path_factory: pytest.TempPathFactory):
+def env(databases: Any, tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("validation")
     # Several hundred commits: keep the database in memory-backed storage where there
     # is some (fsync is free there); the configuration is the application's own.
     shm = Path("/dev/shm")
     db_dir = Path(tempfile.mkdtemp(prefix="ats-validation-", dir=shm)) if shm.is_dir() else tmp
-    path = db_dir / "ats.sqlite3"
-    shutil.copy(template_db, path)
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SQLALCHEMY_DATABASE_URI": databases.new(db_dir),
             "SECRET_KEY": "test",
             "DATA_DIR": str(tmp / "data"),
             "TESTING": True,

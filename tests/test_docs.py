@@ -43,3 +43,34 @@ def test_every_atscli_command_is_documented():
     assert missing == [], f"README does not show {missing}"
     for variable in ("ATSCLI_CONFIG", "ATSCLI_PROFILE", "ATS_URL", "ATS_TOKEN"):
         assert f"`{variable}`" in README
+
+
+def _names_a_command(group, words: list[str]) -> bool:
+    """Whether the words lead from the CLI group to a command (a bare group is not one)."""
+    import click
+
+    command = group
+    for word in words:
+        if not isinstance(command, click.Group):
+            break  # the rest are the command's arguments
+        command = command.commands.get(word)
+        if command is None:
+            return False
+    return not isinstance(command, click.Group)
+
+
+def test_every_flask_command_in_the_readme_exists(app):
+    written = re.findall(
+        r"(?:flask --app app|deploy/ats-flask) ([a-z][\w-]*(?: [a-z][\w-]*)*)", README
+    )
+    assert len(written) >= 10
+    wrong = sorted({w for w in written if not _names_a_command(app.cli, w.split())})
+    assert wrong == [], f"README names commands that do not exist: {wrong}"
+
+
+def test_deploy_files_are_documented_and_exist():
+    files = {path.name for path in (ROOT / "deploy").iterdir()}
+    named = {name.rstrip(".") for name in re.findall(r"deploy/([\w.@-]+)", README)}
+    assert named - files == set(), f"README names missing files {named - files}"
+    unmentioned = {f for f in files if f"deploy/{f}" not in README and f"`{f}`" not in README}
+    assert unmentioned == set(), f"README does not mention {unmentioned}"

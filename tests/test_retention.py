@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, inspect, select, text, update
 
 from ats import fields as F
 from ats.extensions import db
@@ -92,9 +92,7 @@ def due_ids(now: datetime) -> list[str]:
 
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table (but the audit log), to compare before and after."""
-    tables = db.session.execute(
-        text("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-    ).scalars()
+    tables = inspect(db.engine).get_table_names()
     return {
         t: sorted(map(tuple, db.session.execute(text(f'SELECT * FROM "{t}"'))), key=repr)
         for t in tables

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from ats.extensions import db
+
 
 @pytest.fixture
 def _token(csrf_of):
@@ -130,18 +132,15 @@ def test_remember_me_sets_a_httponly_cookie(client, make_user, _token):
     assert session and "HttpOnly" in session[0] and re.search("SameSite=Lax", session[0])
 
 
-def test_cookies_are_secure_when_served_over_https(monkeypatch, tmp_path, template_db):
-    import shutil
-
+def test_cookies_are_secure_when_served_over_https(monkeypatch, tmp_path, databases):
     from ats import create_app
 
     monkeypatch.setenv("ATS_HTTPS", "1")
-    shutil.copy(template_db, tmp_path / "a.db")
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'a.db'}", "SECRET_KEY": "t"}
-    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": databases.new(tmp_path), "SECRET_KEY": "t"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     client = app.test_client()
     cookie = client.get("/setup").headers.get("Set-Cookie", "")
+    with app.app_context():
+        db.engine.dispose()
     assert "Secure" in cookie and "HttpOnly" in cookie
