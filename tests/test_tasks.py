@@ -4,12 +4,16 @@ Pins: a task runs once; a dedupe key keeps one waiting task; a failure is
 retried later with backoff and gives up after MAX_ATTEMPTS; a claim whose
 lease ran out (a dead worker) is taken over; a worker that lost its lease
 cannot finish another's claim; two worker processes on one database run every
-task exactly once."""
+task exactly once; a worker killed (SIGKILL) in the middle of a task loses
+nothing: the task is finished by the next worker once the lease runs out.
+Each runs on SQLite and, with ``--db=postgres``, on PostgreSQL."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -137,6 +141,57 @@ with app.app_context():
     with app.app_context():
         done = db.session.scalar(select(func.count()).where(Task.status == "done"))
         assert done == 60
+
+
+KILLABLE = """
+import sys, time
+from ats import create_app
+from ats.services import tasks
+app = create_app({{"SQLALCHEMY_DATABASE_URI": {db_url!r}, "SECRET_KEY": "t"}})
+def count(payload):
+    with open({log!r}, "a") as fh:
+        fh.write(f"start {{payload['n']}} {{sys.argv[1]}}\\n")
+    if payload["n"] == 3 and sys.argv[1] == "doomed":
+        time.sleep(600)  # killed here
+    with open({log!r}, "a") as fh:
+        fh.write(f"done {{payload['n']}} {{sys.argv[1]}}\\n")
+tasks.HANDLERS["count_me"] = count
+with app.app_context():
+    tasks.run_pending(sys.argv[1])
+"""
+
+
+def test_a_worker_killed_mid_task_loses_nothing(app, tmp_path):
+    with app.app_context():
+        for n in range(6):
+            tasks.enqueue("count_me", {"n": n})
+        db_url = db.engine.url.render_as_string(hide_password=False)
+    log = tmp_path / "log"
+    script = KILLABLE.format(db_url=db_url, log=str(log))
+    doomed = subprocess.Popen([sys.executable, "-c", script, "doomed"], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while "start 3 doomed" not in (log.read_text() if log.exists() else ""):
+        assert doomed.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(10)
+    with app.app_context():
+        stuck = db.session.scalars(select(Task).where(Task.status != "done")).all()
+        assert {t.payload["n"] for t in stuck} == {3, 4, 5}  # 3 still leased to the dead one
+        # five minutes later: the dead worker's lease has run out
+        for task in stuck:
+            task.locked_until = utcnow() - timedelta(seconds=1) if task.locked_until else None
+        db.session.commit()
+    rescuer = subprocess.run([sys.executable, "-c", script, "rescuer"], cwd=ROOT, timeout=120)
+    assert rescuer.returncode == 0
+    lines = log.read_text().splitlines()
+    done = sorted(int(line.split()[1]) for line in lines if line.startswith("done"))
+    assert done == list(range(6))  # every task finished exactly once
+    assert "start 3 rescuer" in lines and "done 3 rescuer" in lines
+    with app.app_context():
+        db.session.rollback()
+        statuses = db.session.scalars(select(Task.status)).all()
+        assert statuses == ["done"] * 6
 
 
 def test_worker_command_once(runner, app, monkeypatch, ran):
