@@ -271,9 +271,13 @@ APPLICATION = ModelDef(
     filters=("job_id", "candidate_id", "stage", "source_id", "rejected_reason"),
     sorts=("created_at", "updated_at", "applied_at", "fit_score", "position", "last_stage_at"),
     indexes=(
-        Index(("job_id", "stage", "position", "id")),
+        # is_archived last (migration 0007): counts by job and stage (the
+        # dashboard, the board's columns) and a list's total by stage read the
+        # index alone (every list has is_archived in its conditions), while
+        # the planner's choice between indexes stays what it was without it
+        Index(("job_id", "stage", "position", "id", "is_archived")),
         Index(("job_id", "stage", "fit_score", "id")),
-        Index(("stage", "created_at", "id")),
+        Index(("stage", "created_at", "id", "is_archived")),
         Index(("candidate_id", "job_id")),
     ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import fields as F
+from ..services import search
 from ..services.idempotency import HEADER, KEEP_FOR, KEY_MAX_LENGTH, REPLAYED_HEADER
 from ..services.query import MAX_OFFSET, filter_keys
 from ..validation import ANSWER_TEXT_MAX, CHOICE_MAX, MAX_INT, QUESTION_ID_MAX, QUESTION_LABEL_MAX
@@ -307,6 +308,18 @@ def _list_parameters(mdef: F.ModelDef) -> list[dict[str, Any]]:
             "schema": {"type": "string", "pattern": f"^{sort_key}(,{sort_key})*$"},
         },
     ]
+    if mdef.name in search.MODELS:
+        params.append(
+            {
+                "name": "q",
+                "in": "query",
+                "description": "full-text search: every word must match, as a prefix; "
+                '"quoted words" as a phrase; -word excludes. Case and accents are '
+                "ignored. Without sort (and after), best matches come first, then by id. "
+                f"At most {search.MAX_TERMS} words.",
+                "schema": {"type": "string", "maxLength": search.MAX_LENGTH},
+            }
+        )
     for key, fk in filter_keys(mdef).items():
         f = fk.field
         if f.type == F.BOOL:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from flask import Response, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
@@ -30,6 +32,22 @@ from .openapi import model_schema, openapi_document
 csrf.exempt(bp)  # bearer tokens need no CSRF; session writes are checked in authenticate()
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.api_started = time.perf_counter()
+
+
+@bp.after_request
+def _server_timing(response: Response) -> Response:
+    """How long the app took (routing to encoded body), as ``Server-Timing``:
+    what a client cannot tell apart from the network, for benchmarks and
+    browsers' developer tools."""
+    started = g.get("api_started")
+    if started is not None:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
 
 
 @bp.errorhandler(ApiError)
@@ -98,25 +116,36 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
+def _dumps(value: Any) -> bytes:
+    """An answer's JSON bytes: orjson (compact, UTF-8), several times faster than
+    the json module on a page of objects."""
+    return orjson.dumps(value) + b"\n"
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return current_app.response_class(_dumps(value), status=status, mimetype="application/json")
+
+
 @bp.get("/data/<model>")
 def list_objects(model: str) -> Any:
     mdef, actor = _guard(model, "list")
-    page = query.list_records(mdef, request.args, actor)
-    return {
-        "object": "list",
-        "items": [records.serialize(o) for o in page.items],
-        "limit": page.limit,
-        "offset": page.offset,
-        "has_more": page.has_more,
-        "next_after": page.next_after,
-        "total": page.total,
-    }
+    page = query.list_serialized(mdef, request.args, actor)
+    return _json(
+        {
+            "object": "list",
+            "items": page.items,
+            "limit": page.limit,
+            "offset": page.offset,
+            "has_more": page.has_more,
+            "next_after": page.next_after,
+            "total": page.total,
+        }
+    )
 
 
 def _reply(obj: Any, status: int = 200, location: str | None = None) -> idempotency.Reply:
-    # the bytes alone (as jsonify writes them): _post builds the one response
-    body = current_app.json.dumps(records.serialize(obj)).encode() + b"\n"
-    return idempotency.Reply(status, body, location)
+    # the bytes alone: _post builds the one response
+    return idempotency.Reply(status, _dumps(records.serialize(obj)), location)
 
 
 def _post(actor: Actor, execute: Callable[[], idempotency.Reply]) -> Response:
@@ -152,13 +181,13 @@ def create_object(model: str) -> Any:
 @bp.get("/data/<model>/<obj_id>")
 def get_object(model: str, obj_id: str) -> Any:
     mdef, actor = _guard(model, "read")
-    return records.serialize(records.get(mdef, obj_id, actor))
+    return _json(records.read_row(mdef, obj_id, actor))
 
 
 @bp.patch("/data/<model>/<obj_id>")
 def update_object(model: str, obj_id: str) -> Any:
     mdef, actor = _guard(model, "update")
-    return records.serialize(records.update(mdef, obj_id, _json_body(), actor))
+    return _json(records.serialize(records.update(mdef, obj_id, _json_body(), actor)))
 
 
 @bp.delete("/data/<model>/<obj_id>")

@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, and_, bindparam, delete, func, or_, select, true
+from orjson import Fragment
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -119,6 +135,118 @@ def serialize(obj: Any) -> dict[str, Any]:
         "created_at": format_datetime(obj.created_at),
         "updated_at": format_datetime(obj.updated_at),
     }
+
+
+# --- rows straight to the API's shape ------------------------------------------
+#
+# Lists and reads for callers who see every row skip the ORM: a Core SELECT of
+# ``row_columns`` and ``serialize_row`` builds the envelope from the row, for a
+# third of what ``serialize`` costs per object. List fields come as their stored
+# JSON text, passed to the encoder as it is (``orjson.Fragment``: the API encodes
+# with orjson), and on SQLite timestamps as their stored text, rewritten to the
+# API's form: parsing each into a datetime only to print it again was most of
+# the time of a page.
+
+ENVELOPE_COLUMNS = (
+    "id",
+    "row_status",
+    "is_archived",
+    "owned_by",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+
+
+def row_columns(mdef: F.ModelDef, dialect: str) -> list[Any]:
+    """The columns ``serialize_row`` reads, in its order."""
+    table = model_class(mdef).__table__
+    columns = []
+    for c in (*ENVELOPE_COLUMNS, *(f.name for f in mdef.fields)):
+        col = table.c[c]
+        if isinstance(col.type, JSON):
+            col = cast(col, Text).label(c)
+        elif dialect == "sqlite" and isinstance(col.type, DateTime):
+            col = type_coerce(col, String).label(c)  # the stored text, no result processing
+        columns.append(col)
+    return columns
+
+
+def _iso(value: datetime) -> str:
+    # format_datetime's text ("%Y-%m-%dT%H:%M:%S.%fZ"), by the C isoformat
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def _sqlite_iso(text: str) -> str:
+    """SQLite's stored DATETIME text ("2026-11-23 09:15:02.123456", as SQLAlchemy
+    writes it) in the API's form."""
+    if len(text) == 26:
+        return f"{text[:10]}T{text[11:]}Z"
+    return _iso(datetime.fromisoformat(text))
+
+
+def _fragment(text: str) -> Any:
+    return Fragment(text)
+
+
+_ROW_SHAPES: dict[tuple[str, str], Any] = {}
+
+
+def _row_shape(mdef: F.ModelDef, dialect: str) -> Any:
+    shape = _ROW_SHAPES.get((mdef.name, dialect))
+    if shape is None:
+        stamp = _sqlite_iso if dialect == "sqlite" else _iso
+        day = str if dialect == "sqlite" else date.isoformat
+        by_type = {F.DATETIME: stamp, F.DATE: day, F.TAGS: _fragment, F.LIST: _fragment}
+        names = tuple(f.name for f in mdef.fields)
+        convert = tuple((f.name, by_type[f.type]) for f in mdef.fields if f.type in by_type)
+        shape = _ROW_SHAPES[(mdef.name, dialect)] = (names, convert, stamp)
+    return shape
+
+
+def serialize_row(mdef: F.ModelDef, row: Any, dialect: str) -> dict[str, Any]:
+    """``serialize`` for a row of ``row_columns(mdef, dialect)``, for orjson."""
+    names, convert, stamp = _row_shape(mdef, dialect)
+    data = dict(zip(names, row[7:], strict=True))
+    for name, fn in convert:
+        value = data[name]
+        if value is not None:
+            data[name] = fn(value)
+    return {
+        "id": row[0],
+        "object": mdef.name,
+        "data": data,
+        "status": row[1],
+        "is_archived": row[2],
+        "owned_by": row[3],
+        "created_by": row[4],
+        "created_at": stamp(row[5]),
+        "updated_at": stamp(row[6]),
+    }
+
+
+_ROW_BY_ID: dict[tuple[str, str], Any] = {}
+
+
+def read_row(mdef: F.ModelDef, obj_id: str, actor: Actor) -> dict[str, Any]:
+    """``serialize(get(...))``, without building an object where the actor sees
+    every row of the model (the usual case)."""
+    if not sees_all(mdef, actor):
+        return serialize(get(mdef, obj_id, actor))
+    if not isinstance(obj_id, str) or not has_prefix(obj_id, mdef.prefix):
+        raise NotFound(f"no {mdef.name} {obj_id}")
+    conn = db.session.connection()
+    dialect = conn.dialect.name
+    stmt = _ROW_BY_ID.get((mdef.name, dialect))
+    if stmt is None:
+        table = model_class(mdef).__table__
+        stmt = _ROW_BY_ID[(mdef.name, dialect)] = select(*row_columns(mdef, dialect)).where(
+            table.c.id == bindparam("obj_id")
+        )
+    row = conn.execute(stmt, {"obj_id": obj_id}).first()
+    if row is None:
+        raise NotFound(f"no {mdef.name} {obj_id}")
+    return serialize_row(mdef, row, dialect)
 
 
 # One statement per model for loading an object by id where every row is visible

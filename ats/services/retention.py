@@ -63,7 +63,7 @@ from ..models import (
     Task,
     utcnow,
 )
-from . import audit, files, records, tasks
+from . import audit, files, records, search, tasks
 from .auth import Actor
 
 log = logging.getLogger(__name__)
@@ -361,12 +361,16 @@ def _funnel_stat(app: Any, history: list[Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def erase_candidate(candidate_id: str, actor: Actor, now: datetime | None = None) -> dict[str, int]:
+def erase_candidate(
+    candidate_id: str, actor: Actor, now: datetime | None = None, forget: bool = True
+) -> dict[str, int]:
     """Erase a candidate and everything about them, keeping anonymous funnel stats.
 
     One write transaction (joins the caller's): the rows through
-    ``records.remove`` (cascade), then what ``records`` does not know about.
-    Raises ``NotFound`` when the actor cannot see the candidate. Returns counts.
+    ``records.remove`` (cascade), then what ``records`` does not know about,
+    then the search index's leftovers (``forget=False``: the caller does that
+    once after a batch). Raises ``NotFound`` when the actor cannot see the
+    candidate. Returns counts.
     """
     now = now or utcnow()
     with writing():
@@ -395,6 +399,8 @@ def erase_candidate(candidate_id: str, actor: Actor, now: datetime | None = None
         # API replies kept for Idempotency-Key retries (purged after 24 h anyway)
         for chunk in _chunks([candidate_id, *app_ids], 100):
             db.session.execute(delete(IdempotencyKey).where(_mentions(IdempotencyKey.body, chunk)))
+        if forget:
+            search.forget_deleted()
     return found.counts()
 
 
@@ -443,7 +449,7 @@ def run(
                     # or a stage move since the list was read keeps them)
                     if not due(now, pol, candidate.candidate_id):
                         continue
-                    found = erase_candidate(candidate.candidate_id, SYSTEM, now)
+                    found = erase_candidate(candidate.candidate_id, SYSTEM, now, forget=False)
             except Exception:  # noqa: BLE001 - one bad row must not keep everyone else
                 log.exception("retention: erasing %s failed", candidate.candidate_id)
                 failed.append(candidate.candidate_id)
@@ -451,6 +457,9 @@ def run(
         done.append(candidate)
         for key in COUNT_KEYS:
             counts[key] += found[key]
+    if not dry_run and done:
+        with writing():
+            search.forget_deleted()  # once for the whole run
     detail: dict[str, Any] = {
         **counts,
         "failed": len(failed),

@@ -33,7 +33,8 @@ bp = Blueprint("candidates", __name__, url_prefix="/candidates")
 
 FORM_FIELDS = [f.name for f in F.CANDIDATE.fields if f.create]
 PAGE_SIZE = 50
-SORTS = {"newest": "-created_at", "name": "name"}
+# "relevance": best match first, for a search (without one, newest first)
+SORTS = {"relevance": "", "newest": "-created_at", "name": "name"}
 TAG_SUGGESTIONS = 200
 
 
@@ -118,15 +119,18 @@ def _job_errors(exc: ApiError) -> dict[str, str]:
 @bp.get("")
 @roles(*STAFF)
 def index() -> Any:
-    """Candidates: search by name, e-mail, phone or location, filter by tag, page by offset."""
+    """Candidates: full-text search by name, e-mail, phone, location, tag or the
+    texts of their applications (the CV ...), filter by tag, page by offset."""
     me = actor()
     text = request.args.get("q", "").strip()
     tag = request.args.get("tag", "").strip()
-    sort = request.args.get("sort", "newest")
+    sort = request.args.get("sort") or ("relevance" if text else "newest")
     if sort not in SORTS:
         sort = "newest"
     offset = _offset(request.args.get("offset"))
-    args = MultiDict([("sort", SORTS[sort]), ("limit", str(PAGE_SIZE)), ("offset", str(offset))])
+    args = MultiDict([("limit", str(PAGE_SIZE)), ("offset", str(offset))])
+    if SORTS[sort] or not text:
+        args.add("sort", SORTS[sort] or SORTS["newest"])
     if tag:
         args.add("tags", tag)
     error = None

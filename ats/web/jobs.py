@@ -48,7 +48,7 @@ def _user_choices() -> dict[str, list[tuple[str, str]]]:
 @bp.get("")
 @login_required
 def index() -> Any:
-    """Jobs with status/department filters and a text search."""
+    """Jobs with status/department filters and a full-text search (best match first)."""
     args = MultiDict()
     status = request.args.get("status", "")
     department = request.args.get("department", "").strip()
@@ -60,9 +60,15 @@ def index() -> Any:
         args.add("department", department)
     if archived:
         args.add("is_archived", "true")
-    args.add("sort", "-created_at")
+    if not text:
+        args.add("sort", "-created_at")  # a search orders by relevance
     args.add("limit", "200")
-    page = query.list_records(F.JOB, args, actor(), search=text or None)
+    error = None
+    try:
+        page = query.list_records(F.JOB, args, actor(), search=text or None)
+    except ApiError as exc:  # a search that cannot be one, e.g. too long
+        error = next(iter((exc.fields or {}).values()), exc.message)
+        page = query.Page([], 200, 0, False, None, 0)
     counts = pipeline.stage_counts([j.id for j in page.items])
     departments = db.session.scalars(
         select(records.model_class(F.JOB).department)
@@ -77,6 +83,7 @@ def index() -> Any:
         counts=counts,
         statuses=F.JOB["status"].choices,
         departments=departments,
+        error=error,
         filters={"status": status, "department": department, "q": text, "archived": archived},
     )
 
