@@ -8,18 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import Api
-from werkzeug.security import generate_password_hash
 
 NOTES = "/data/application_note"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch):
-    """Users made here never log in; skip the deliberately slow default hash."""
-    monkeypatch.setattr(
-        "ats.models.generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
 
 
 def ids(page: dict[str, Any]) -> list[str]:

@@ -87,6 +87,16 @@ def test_users_create_default_role(app, runner):
     assert user.id in result.output
 
 
+def test_passwords_are_stored_with_scrypt_at_its_full_cost(monkeypatch):
+    monkeypatch.undo()  # conftest's cheap test hashes
+    from ats.models import User
+
+    user = User()
+    user.set_password("s3cret-pass")
+    assert user.password_hash.startswith("scrypt:32768:8:1$")
+    assert user.check_password("s3cret-pass") and not user.check_password("s3cret-pasS")
+
+
 def test_users_create_admin_with_name(app, runner):
     create_user(runner, "boss@example.com", "--admin", "--name", "Big Boss")
     user = get_user(app, "boss@example.com")

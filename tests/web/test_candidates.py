@@ -8,19 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 HX = {"HX-Request": "true"}
 MISSING_JOB = "job_01JD0000000000000000000000"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch):
-    """Test users need no slow password hash."""
-    monkeypatch.setattr(
-        "ats.models.generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
 
 
 def _errors(html: str) -> list[str]:

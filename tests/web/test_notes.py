@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from ats.services.markdown import render_markdown
 
@@ -19,15 +18,6 @@ XSS = [
     "[x](javascript:alert(1))",
     "<img src=x onerror=alert(1)>",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _cheap_password_hashes(monkeypatch):
-    """Test users need no slow password hash."""
-    monkeypatch.setattr(
-        "ats.models.generate_password_hash",
-        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"),
-    )
 
 
 def _text(response) -> str:
