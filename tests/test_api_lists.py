@@ -906,3 +906,41 @@ def test_next_after_null_at_the_end_and_for_other_sorts(world):
         u.application(job, u.candidate())
     page = listing(u, "application", {"created_by": u.user_id, "limit": 2})
     assert page["has_more"] is True and page["next_after"] is None
+
+
+# --- the list total, reused while nothing changed (query.list_serialized) ------------
+
+
+def test_the_reused_total_follows_every_write(app, api):
+    """The count is kept per connection while the database is unchanged; any
+    write, ours or another connection's (another process), makes it count again."""
+    from sqlalchemy import create_engine, text
+
+    job = api.job()
+    apps = [api.application(job=job) for _ in range(3)]
+    path = f"/data/application?job_id={job['id']}&limit=1"
+
+    def total() -> int:
+        response = api.get(path)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["total"]
+
+    assert total() == 3
+    assert total() == 3  # the reused count
+    assert api.post(f"/data/application/{apps[0]['id']}/archive").status_code == 200
+    assert total() == 2  # our own write
+    with app.app_context():
+        url = db.engine.url.render_as_string(hide_password=False)
+    other = create_engine(url)  # another connection, as another process would be
+    try:
+        with other.begin() as conn:
+            conn.execute(
+                text("UPDATE application SET is_archived = :yes WHERE id = :id"),
+                {"yes": True, "id": apps[1]["id"]},
+            )
+    finally:
+        other.dispose()
+    assert total() == 1
+    api.application(job=job)
+    assert total() == 2
+    assert api.get(path + "&is_archived=true").get_json()["total"] == 2

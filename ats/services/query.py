@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import Integer, Text, and_, bindparam, cast, func, or_, select, tuple_
 from werkzeug.datastructures import MultiDict
 
 from .. import fields as F
@@ -377,11 +377,13 @@ def list_serialized(mdef: F.ModelDef, args: MultiDict, actor: Actor) -> Page:
     plan = _PLANS.get(key)
     if plan is None:
         plan = _PLANS[key] = _plan(mdef, shape, sort, after is not None, offset > 0, conn)
-    params: dict[str, Any] = {
+    filter_params: dict[str, Any] = {
         f"f_{column}": values if len(values) > 1 else values[0]
         for column, (_, values) in filters.items()
     }
-    total = _count(conn, plan.count, params)
+    dialect = conn.dialect.name
+    version = _sqlite_version(conn) if dialect == "sqlite" else None
+    params = dict(filter_params)
     if after is not None:
         anchor = conn.execute(plan.anchor, {"after": after}).first()
         if anchor is None:
@@ -391,10 +393,15 @@ def list_serialized(mdef: F.ModelDef, args: MultiDict, actor: Actor) -> Page:
     if offset:
         params["offset"] = offset
     rows = conn.execute(plan.items, params).all()
+    if dialect == "postgresql":
+        # the page's statement read its snapshot as a last column: no round trip
+        version = rows[0][-1] if rows else conn.execute(_PG_SNAPSHOT).scalar()
+        rows = [r[:-1] for r in rows]
+    total = _count(conn, plan.count, filter_params, version)
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_after = rows[-1][0] if has_more and keyset and rows else None
-    items = [serialize_row(mdef, r, conn.dialect.name) for r in rows]
+    items = [serialize_row(mdef, r, dialect) for r in rows]
     return Page(items, limit, offset, has_more, next_after, total)
 
 
@@ -430,8 +437,11 @@ def _plan(
         for name, desc in sort
     ]
     order.append(table.c.id.desc() if sort[-1][1] else table.c.id.asc())
+    columns = row_columns(mdef, conn.dialect.name)
+    if conn.dialect.name == "postgresql":
+        columns.append(_PG_SNAPSHOT.selected_columns[0])
     items = (
-        select(*row_columns(mdef, conn.dialect.name))
+        select(*columns)
         .where(*page_conditions)
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
@@ -442,21 +452,22 @@ def _plan(
     return _Plan(count, items, anchor)
 
 
-def _database_version(conn: Any) -> Any:
-    """What changes whenever a count could: None where we cannot tell."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        # the read transaction's snapshot (data_version counts other connections'
-        # commits), and this connection's own writes
-        version = conn.exec_driver_sql("PRAGMA data_version").scalar()
-        return version, conn.connection.dbapi_connection.total_changes
-    if dialect == "postgresql":
-        return conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar()
-    return None
+# What a count saw, so that it is reused only while nothing changed. PostgreSQL:
+# the statement's snapshot (read with the page itself; a count run just after
+# it may see a newer one, and is then kept under the older name, so the next
+# snapshot, different, counts again).
+_PG_SNAPSHOT = select(cast(func.pg_current_snapshot(), Text).label("ats_snapshot"))
 
 
-def _count(conn: Any, stmt: Any, params: dict[str, Any]) -> int:
-    version = _database_version(conn)
+def _sqlite_version(conn: Any) -> Any:
+    """The read transaction's snapshot (data_version counts other connections'
+    commits) and this connection's own writes."""
+    version = conn.exec_driver_sql("PRAGMA data_version").scalar()
+    return version, conn.connection.dbapi_connection.total_changes
+
+
+def _count(conn: Any, stmt: Any, params: dict[str, Any], version: Any) -> int:
+    """The count, reused while ``version`` (None: unknown, count) is the same."""
     if version is None:
         return conn.execute(stmt, params).scalar() or 0
     held = conn.info.get(_COUNTS)
