@@ -197,29 +197,15 @@ def list_records(
     ``after``), matches come best first, then by id.
     """
     cls = model_class(mdef)
-    keys = filter_keys(mdef)
     conditions: list[Any] = [visible(mdef, actor)]
     text = search if search is not None else _q_arg(mdef, args)
     matched, ranked = _search(mdef, cls, text, actor)
     if matched is not None:
         conditions.append(matched)
-    seen_columns: dict[str, list[Any]] = {}
-    for key in args:
-        if key in RESERVED:
-            continue
-        fk = keys.get(key)
-        if fk is None:
-            valid = sorted(k for k in keys if not k.startswith("data__"))
-            raise BadRequest(
-                f"unknown filter key {key!r}; valid: " + ", ".join(valid),
-                fields={key: "unknown filter key"},
-            )
-        values = [_parse_value(fk, raw) for raw in args.getlist(key)]
-        seen_columns.setdefault(fk.column, []).extend(values)
-    for column, values in seen_columns.items():
-        fk = next(k for k in keys.values() if k.column == column)
-        conditions.append(_condition(mdef, cls, fk, list(dict.fromkeys(values))))
-    if "is_archived" not in seen_columns:
+    filters = parse_filters(mdef, args)
+    for fk, values in filters.values():
+        conditions.append(_condition(mdef, cls, fk, values))
+    if "is_archived" not in filters:
         conditions.append(cls.is_archived.is_(False))
 
     limit = min(_int_arg(args, "limit", F.DEFAULT_PAGE_SIZE, 1), mdef.max_page)
