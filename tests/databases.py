@@ -87,6 +87,9 @@ class PostgresDatabases:
                 text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
             ).all()
         self.tables = sorted(set(tables) - KEEP)
+        self._probe = " UNION ALL ".join(
+            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in self.tables
+        )
 
     def _url(self, name: str) -> str:
         return self.base.set(database=name).render_as_string(hide_password=False)
@@ -108,10 +111,13 @@ class PostgresDatabases:
         return self._url(self._shared)
 
     def reset(self) -> None:
-        """Empty the shared database: one TRUNCATE of every table."""
-        names = ", ".join(f'"{t}"' for t in self.tables)
+        """Empty the shared database: one TRUNCATE of the tables that have rows
+        (a TRUNCATE costs about 2 ms a table, and most tests touch a few)."""
         with self.shared_engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            used = conn.scalars(text(self._probe)).all()
+            if used:
+                names = ", ".join(f'"{t}"' for t in used)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
     def close(self) -> None:
         self.shared_engine.dispose()
