@@ -3,19 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean chromium
+.PHONY: run test lint format clean chromium lock audit
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Installs take the versions pinned in requirements.lock (the ones CI audits).
+$(VENV)/.installed-run: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -c requirements.lock -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
 # The worker (e-mail, slow scoring, retention) runs beside gunicorn, in one shell:
@@ -45,6 +46,7 @@ PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python .ci/audit
 	$(PYTEST) --db=sqlite
 	@if [ -n "$$ATS_TEST_POSTGRES_URL" ]; then \
 	  echo "$(PYTEST) --db=postgres"; $(PYTEST) --db=postgres; \
@@ -59,6 +61,19 @@ lint: $(VENV)/.installed-test
 format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Re-pin every dependency of the app and its tests after a change to pyproject.toml:
+# the newest versions the index offers, resolved in a throw-away venv.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip && .lock-venv/bin/pip install -q -e '.[test]'
+	{ echo "# make lock: every dependency of '.[test]', as installed and audited (.ci/audit)"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e '; } > requirements.lock
+	rm -rf .lock-venv
+
+# Known vulnerabilities in the pinned versions (pip-audit against OSV).
+audit: $(VENV)/.installed-test
+	$(BIN)/python .ci/audit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
