@@ -63,6 +63,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api_bp)
     register_all(app)
+    from . import ratelimit
+
+    ratelimit.init_app(app)  # the per-token limit of the xapi2 blueprint
 
     from .cli import register as register_cli
 

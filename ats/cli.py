@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,7 +29,9 @@ def _fail(exc: ApiError) -> None:
 
 @users.command("create")
 @click.option("--email", required=True, help="Login e-mail address.")
-@click.option("--password", required=True, help="At least 8 characters.")
+@click.option(
+    "--password", required=True, help="At least 8 characters, not a common or leaked one."
+)
 @click.option("--name", default=None, help="Display name.")
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 @click.option(
@@ -78,6 +81,27 @@ def revoke_token(token_id: str) -> None:
     except ApiError as exc:
         _fail(exc)
     click.echo(f"revoked {token.id}")
+
+
+# --- two-factor authentication (issue 8) ----------------------------------------
+
+
+@users.command("reset-totp")
+@click.argument("email")
+def reset_totp(email: str) -> None:
+    """Switch off a user's second factor (TOTP), e.g. after a lost phone.
+
+    The user then logs in with the password alone and may set it up again.
+    """
+    from .services import totp
+
+    user = auth.find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with the e-mail {email}")
+    if totp.reset(user.id):
+        click.echo(f"two-factor authentication switched off for {user.email} ({user.id})")
+    else:
+        click.echo(f"{user.email} had no two-factor authentication; nothing changed")
 
 
 # --- the background worker ------------------------------------------------------
@@ -248,6 +272,72 @@ def fit_rescore(job_id: str | None, queue: bool) -> None:
         raise SystemExit(1)
 
 
+# --- backup and restore (issue 8) ------------------------------------------------
+
+
+def _backup_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .services.backup import BackupError
+
+    return (BackupError, OSError, sqlite3.Error, SQLAlchemyError)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Back up the database and uploaded files to PATH (a new directory, or .tar/.tar.gz).
+
+    Safe while the app runs: SQLite is copied with its online backup API,
+    PostgreSQL with pg_dump on one snapshot.
+    """
+    from .services import backup
+
+    try:
+        manifest = backup.create(path)
+    except _backup_errors() as exc:
+        raise click.ClickException(f"backup failed: {exc}") from None
+    click.echo(f"backed up {manifest.describe()} to {path} in {manifest.seconds:.1f} s")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a non-empty or running install.")
+@click.option("--check", "check_only", is_flag=True, help="Verify the backup; change nothing.")
+@with_appcontext
+def restore_command(path: Path, force: bool, check_only: bool) -> None:
+    """Restore a backup made by `backup` into this install (its database and files).
+
+    Refuses a damaged backup, and without --force an install that has data or
+    is running; migrates a backup from an older version.
+    """
+    from .services import backup
+
+    try:
+        if check_only:
+            manifest = backup.check(path)
+            click.echo(f"{path} is complete: {manifest.describe()}, made {manifest.created_at}")
+            return
+        done = backup.restore(path, force=force)
+    except _backup_errors() as exc:
+        raise click.ClickException(f"restore failed: {exc}") from None
+    click.echo(f"restored {done.manifest.describe()}, made {done.manifest.created_at}")
+    if done.upgraded_from is not None:
+        click.echo(f"migrated the schema from {done.upgraded_from} to {done.revision}")
+    if done.secret_key == "restored":  # noqa: S105 - what happened to it
+        click.echo("restored the secret key (instance/secret_key)")
+    if not done.key_matches:
+        click.echo(
+            "warning: this install's secret key is not the one the backup was made with: "
+            "API tokens and two-factor logins from the backup fail until ATS_SECRET_KEY "
+            "is that key again",
+            err=True,
+        )
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(tokens)
@@ -255,3 +345,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(retention)
     app.cli.add_command(mail_group)
     app.cli.add_command(fit)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -4,6 +4,7 @@
 |---|---|
 | ATS_DATABASE_URL | sqlite:///<instance>/ats.sqlite3 |
 | ATS_SECRET_KEY | generated once, kept in <instance>/secret_key |
+| ATS_SECRET_KEY_FALLBACKS | unset; earlier secret keys (comma-separated), still accepted |
 | ATS_DATA_DIR | <instance> (uploaded files) |
 | ATS_MAX_JSON_BYTES | 8 MiB |
 | ATS_SQLITE_BUSY_TIMEOUT_MS | 10000 |
@@ -16,6 +17,8 @@
 | ATS_SMTP_URL | unset: e-mail waits in the outbox (smtp://, smtp+starttls://, smtps://) |
 | ATS_MAIL_FROM | ats@localhost, with the company name (the sender of every e-mail) |
 | ATS_TALENT_POOL_MONTHS | 24 (how long talent-pool consent keeps a candidate) |
+| ATS_API_RATE_LIMIT | 300 per second, per API token (per address without one); "off": none |
+| ATS_RATELIMIT_STORAGE_URI | sqlite:///<instance>/ratelimits.sqlite3 (redis://... for many hosts) |
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024
+# Generous for scripts: atscli's bulk imports peak near 210 requests/s on the
+# reference machine (README "Bulk import"), reads by id near 1,100/s across all
+# workers; a runaway or leaked token is held to about a quarter of that, and a
+# client that honours Retry-After (atscli does) waits at most a second.
+DEFAULT_API_RATE_LIMIT = "300 per second"
 
 
 def _secret_key(instance: Path) -> str:
@@ -67,6 +75,9 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         "SMTP_URL": env.get("ATS_SMTP_URL") or None,
         "MAIL_FROM": env.get("ATS_MAIL_FROM") or None,
         "TALENT_POOL_MONTHS": int(env.get("ATS_TALENT_POOL_MONTHS", 24)),
+        "API_RATE_LIMIT": env.get("ATS_API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT),
+        "RATELIMIT_STORAGE_URI": env.get("ATS_RATELIMIT_STORAGE_URI")
+        or f"sqlite:///{instance / 'ratelimits.sqlite3'}",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": https,
@@ -83,6 +94,14 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
     )
     if config["PROXY_HOPS"] < 0:
         raise ValueError("ATS_PROXY_HOPS is the number of proxies in front: 0 or more")
+    from .ratelimit import parse_rate  # a bad limit stops the start, with the reason
+
+    config["API_RATE_LIMIT"] = parse_rate(config["API_RATE_LIMIT"])
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = env.get("ATS_SECRET_KEY") or _secret_key(instance)
+    if "SECRET_KEY_FALLBACKS" not in config:
+        # Flask checks session cookies against these too; ats.services.auth
+        # derives API-token and TOTP keys from each (see "Changing the secret key")
+        fallbacks = env.get("ATS_SECRET_KEY_FALLBACKS", "")
+        config["SECRET_KEY_FALLBACKS"] = [k.strip() for k in fallbacks.split(",") if k.strip()]
     return config

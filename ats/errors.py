@@ -81,6 +81,14 @@ class IdempotencyKeyReused(ApiError):
     status, code = 422, "idempotency_key_reused"
 
 
+class RateLimited(ApiError):
+    """429: more requests than ``ATS_API_RATE_LIMIT`` allows this token (or, without
+    a valid token, this address) in the current window; ``Retry-After`` says how
+    many seconds until the next window (ats/ratelimit.py)."""
+
+    status, code = 429, "rate_limited"
+
+
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 

@@ -186,6 +186,19 @@ class User(UserMixin, db.Model):
         Integer, nullable=False, default=1, server_default="1"
     )
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # The second factor (ats/services/totp.py). The TOTP secret is stored
+    # encrypted with a key derived from SECRET_KEY; set without
+    # ``totp_enabled_at`` it is an enrolment waiting for its first code.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the last time step whose code was accepted: no code of it or before counts again
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # SHA-256 of each unused one-time recovery code
+    totp_recovery: Mapped[list[str] | None] = mapped_column(JSON)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
@@ -202,14 +215,22 @@ class User(UserMixin, db.Model):
 
 
 class ApiToken(db.Model):
-    """A personal access token. Only its SHA-256 is stored: the token is 256
-    random bits, so a fast hash is as safe as a slow one and keeps lookups cheap."""
+    """A personal access token, ``pat_<prefix>_<secret>``.
+
+    The public ``prefix`` finds the row (an index); the token is checked against
+    ``token_hash``, an HMAC-SHA256 under a key derived from SECRET_KEY whose
+    short id is ``key_id``. The secret is 256 random bits, so a fast hash is as
+    safe as a slow one and keeps every API call cheap; the key means a copy of
+    the database alone cannot even test a guess. Tokens made before 0008 have
+    no ``key_id``: their ``token_hash`` is a plain SHA-256 until first used."""
 
     __tablename__ = "api_token"
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("user.id"), nullable=False, index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))
     hint: Mapped[str] = mapped_column(String(16), nullable=False)
     scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)

@@ -10,19 +10,60 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from . import fields as F
 
 MAX_INT = 2**31 - 1  # what an INTEGER column holds on every database we support
+MAX_NUMBER = sys.float_info.max  # larger JSON numbers are not finite floats
 QUESTION_ID_MAX = 64
 QUESTION_LABEL_MAX = 500
 CHOICE_MAX = 200
 ANSWER_TEXT_MAX = 4000
-_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}")
+
+# --- the text rules as regular expressions ------------------------------------
+#
+# Written once, in the syntax Python, ECMAScript and JSON Schema validators share
+# (classes of \uXXXX escapes, no \s, no \d), so that the OpenAPI document's
+# patterns (``ats.api.openapi``) accept exactly what these checks accept: Python's
+# \s and str.strip() know white space that ECMAScript's \s does not (U+001C-U+001F,
+# U+0085), and the other way round (U+FEFF).
+
+# what str.isspace() calls white space, so what str.strip() removes (pinned by a test)
+BLANK_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _class(chars: str, negate: bool = False) -> str:
+    """A regex character class of exactly these characters, portable."""
+    return "[" + ("^" if negate else "") + "".join(f"\\u{ord(c):04x}" for c in chars) + "]"
+
+
+_NOT_BLANK = _class(BLANK_CHARS + "\x00", negate=True)
+_URL_HOST = _class(BLANK_CHARS + "\x00/?#", negate=True)
+# email_validator refuses the special-use domains (RFC 6761) wherever it runs
+SPECIAL_USE_EMAIL_PATTERN = (
+    "@(?:.*\\.)?(?:"
+    + "|".join(
+        "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in name)
+        for name in SPECIAL_USE_DOMAIN_NAMES
+    )
+    + ")$"
+)
+NUL_PATTERN = "\\u0000"  # no database stores a NUL character: text with one is refused
+BLANK_PATTERN = _class(BLANK_CHARS) + "*"  # nothing but white space: refused where required
+HTTP_URL_PATTERN = f"[Hh][Tt][Tt][Pp][Ss]?://{_URL_HOST}+{_NOT_BLANK}*"
+HTTPS_URL_PATTERN = f"[Hh][Tt][Tt][Pp][Ss]://{_URL_HOST}+{_NOT_BLANK}*"
+DATA_IMAGE_PATTERN = "data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}"
+_HTTP_URL = re.compile(HTTP_URL_PATTERN)
+_HTTPS_URL = re.compile(HTTPS_URL_PATTERN)
+_DATA_IMAGE = re.compile(DATA_IMAGE_PATTERN)
 
 
 class Invalid(Exception):
@@ -92,20 +133,14 @@ def _string(f: F.Field, value: Any) -> str:
         raise Invalid("must not be empty")
     if f.pattern and not re.fullmatch(f.pattern, value):
         raise Invalid(f"must match {f.pattern}")
-    if f.data_url and not (_is_http_url(value, https_only=True) or _DATA_IMAGE.fullmatch(value)):
+    if f.data_url and not (_HTTPS_URL.fullmatch(value) or _DATA_IMAGE.fullmatch(value)):
         raise Invalid("must be an https URL or a base64 PNG, JPEG, GIF or WebP data URL")
     return value
 
 
-def _is_http_url(value: str, https_only: bool = False) -> bool:
-    schemes = ("https",) if https_only else ("http", "https")
-    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#\s]+)[^\s]*", value)
-    return bool(m) and m.group(1).lower() in schemes
-
-
 def _url(f: F.Field, value: Any) -> str:
     value = _string(f, value)
-    if not _is_http_url(value):
+    if not _HTTP_URL.fullmatch(value):
         raise Invalid("must be an absolute http or https URL")
     return value
 
@@ -410,4 +445,7 @@ def to_json(f: F.Field, value: Any) -> Any:
 
 
 def format_datetime(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A stored (naive UTC) date-time as the API shows it, always with four year
+    digits: strftime's %Y drops the zeros of a year before 1000 ("94-10-07T..."),
+    which is no date-time (found by bench/fuzz.py)."""
+    return value.isoformat(timespec="microseconds") + "Z"

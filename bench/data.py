@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-VERSION = 1
+VERSION = 2  # 2: tokens of the pat_<prefix>_<secret> format (migration 0008)
 SEED = 7
 CACHE = Path("/tmp/ats-bench")
 COUNTS = {
@@ -53,9 +53,10 @@ COUNTS = {
 }
 KANBAN_CARDS = 2000  # applications of the first job: the kanban workload
 BATCH = 5000
-TOKEN = f"pat_bench-v{VERSION}-not-a-secret-only-for-benchmarks-on-loopback"  # noqa: S105
+# pat_<8-character prefix>_<43 characters>, like every token (ats.services.auth)
+TOKEN = f"pat_benchv{VERSION:02d}_not-a-secret-only-for-benchmarks-on-loopbac"  # noqa: S105
 USER_EMAIL = "bench@example.com"
-USER_PASSWORD = "bench-password"  # noqa: S105
+USER_PASSWORD = "velvet-otter-harbour-9"  # noqa: S105
 START = datetime(2025, 1, 1)
 # stage mix of the applications: about a third are in review or screening
 STAGE_WEIGHTS = {
@@ -147,7 +148,9 @@ def generate(url: str) -> Meta:
                     user_id=user.id,
                     name="bench",
                     token_hash=auth.hash_token(TOKEN),
-                    hint=TOKEN[:10],
+                    prefix=auth.token_prefix(TOKEN),
+                    key_id=auth.derived_keys(auth.TOKEN_KEY)[0][0],
+                    hint=TOKEN[:12],
                     scopes=["*"],
                 )
             )

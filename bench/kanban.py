@@ -33,7 +33,7 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'b.db'}", "SECRET_KEY": "b"})
     with app.app_context():
         upgrade()
-        user = auth.create_user("bench@example.com", "password1", "Bench", "admin")
+        user = auth.create_user("bench@example.com", "quiet-otter-harbour-7", "Bench", "admin")
         me = auth.actor_for_user(user)
         job = records.create(F.JOB, {"title": "Bench", "status": "open"}, me)
         job_id = job.id
@@ -51,7 +51,12 @@ def main() -> None:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     client.post(
-        "/login", data={"email": "bench@example.com", "password": "password1", "csrf_token": token}
+        "/login",
+        data={
+            "email": "bench@example.com",
+            "password": "quiet-otter-harbour-7",
+            "csrf_token": token,
+        },
     )
     csrf = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
 

@@ -39,6 +39,9 @@ class Gunicorn:
             "ATS_DATABASE_URL": db_url,
             "ATS_SECRET_KEY": "bench",
             "ATS_DATA_DIR": str(self.tmp / "data"),
+            # measure the server, not the limiter's refusals (ATS_API_RATE_LIMIT=... to count)
+            "ATS_API_RATE_LIMIT": os.environ.get("ATS_API_RATE_LIMIT", "off"),
+            "ATS_RATELIMIT_STORAGE_URI": f"sqlite:///{self.tmp / 'ratelimits.sqlite3'}",
             "ATS_HOST": "127.0.0.1",
             "ATS_PORT": str(self.port),
         }

@@ -4,6 +4,7 @@ runner, users with tokens, and factories for the common objects."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from ats import create_app
 from ats.extensions import db
 from ats.services import auth
 from tests import databases as databases_module
+
+# No API rate limit unless a test asks for one (tests/test_ratelimit.py): apps
+# built by other modules' fixtures and live servers (they inherit the
+# environment) would otherwise share <instance>/ratelimits.sqlite3.
+os.environ.setdefault("ATS_API_RATE_LIMIT", "off")
 
 
 def _reuse_url_builders() -> None:
@@ -40,6 +46,9 @@ def _reuse_url_builders() -> None:
 
 _reuse_url_builders()
 
+# The password of every user the fixtures make: one the password policy accepts.
+PASSWORD = "quiet-otter-harbour-7"  # noqa: S105
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -56,6 +65,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"database: {config.getoption('--db')}"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at 1/32 of production's work: a test makes and checks passwords
+    often, and each hash at full cost takes ~0.1 s. Production's cost is pinned
+    by tests/test_cli.py (which undoes this); hashes check the same either way."""
+    from functools import partial
+
+    from werkzeug.security import generate_password_hash
+
+    import ats.models
+
+    cheap = partial(generate_password_hash, method="scrypt:1024:8:1")
+    monkeypatch.setattr(ats.models, "generate_password_hash", cheap)
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +166,7 @@ def _url(path: str) -> str:
 def make_user(app: Flask):
     """Create a user: ``make_user("x@example.com", role="interviewer")``."""
 
-    def make(email: str = "admin@example.com", role: str = "admin", password: str = "password1"):
+    def make(email: str = "admin@example.com", role: str = "admin", password: str = PASSWORD):
         with app.app_context():
             user = auth.create_user(email, password, email.split("@")[0], role)
             return user.id
@@ -186,9 +210,7 @@ def login(app: Flask, make_user):
         client = app.test_client()
         page = client.get("/login")
         token = _csrf_from(page.get_data(as_text=True))
-        r = client.post(
-            "/login", data={"email": email, "password": "password1", "csrf_token": token}
-        )
+        r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
         assert r.status_code == 302, r.get_data(as_text=True)
         client.user_id = user_id  # type: ignore[attr-defined]
         # login starts a fresh session, so the login page's token is gone: take the new one

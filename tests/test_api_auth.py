@@ -423,8 +423,10 @@ def test_tokens_are_stored_hashed(app, client, make_user):
                 assert secret not in str(value), column
                 assert secret[4:] not in str(value), column
         token = db.session.get(ApiToken, token_id)
-        assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
-        assert token.scopes == ["*"]
+        # keyed: HMAC-SHA256 under a key derived from SECRET_KEY, not a plain hash
+        assert token.token_hash == auth.hash_token(secret)
+        assert token.token_hash != hashlib.sha256(secret.encode()).hexdigest()
+        assert token.prefix == secret[4:12] and token.scopes == ["*"]
 
 
 def test_last_used_at_is_recorded(app, client, make_user):

@@ -221,7 +221,7 @@ def small_app(tmp_path, databases):
 
 def test_body_over_configured_limit_is_413(small_app):
     with small_app.app_context():
-        user = auth.create_user("big@example.com", "password1", "Big", "admin")
+        user = auth.create_user("big@example.com", "quiet-otter-harbour-7", "Big", "admin")
         _token, secret = auth.create_token(user, ["*"])
     client = small_app.test_client()
     headers = {"Authorization": f"Bearer {secret}"}

@@ -133,9 +133,9 @@ def env(databases: Any, tmp_path_factory: pytest.TempPathFactory):
         }
     )
     with app.app_context():
-        admin = auth.create_user("admin@example.com", "password1", "admin", "admin")
+        admin = auth.create_user("admin@example.com", "quiet-otter-harbour-7", "admin", "admin")
         _token, secret = auth.create_token(admin, ["*"])
-        other = auth.create_user("u1@example.com", "password1", "u1", "recruiter")
+        other = auth.create_user("u1@example.com", "quiet-otter-harbour-7", "u1", "recruiter")
         admin_id = admin.id
         users = [other.id, admin_id]  # two existing users for the user-id fields
     yield Env(Api(app.test_client(), secret, admin_id), users)

@@ -7,6 +7,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 
 from ats.extensions import db
@@ -133,11 +134,32 @@ def test_users_create_short_password_fails(app, runner):
     )
     assert_fails(result, "8 characters")
     assert get_user(app, "short@example.com") is None
-    # exactly 8 is enough
+    # exactly 8 is enough, if they are not a common password
     result = invoke(
         runner, "users", "create", "--email", "short@example.com", "--password", "12345678"
     )
+    assert_fails(result, "password: this password is too easy to guess")
+    result = invoke(
+        runner, "users", "create", "--email", "short@example.com", "--password", "k7#Lq9!z"
+    )
     assert_ok(result)
+
+
+@pytest.mark.parametrize(
+    ("password", "needle"),
+    [
+        ("password1", "too easy to guess (this is a very common password)"),
+        ("qwertyuiop", "too easy to guess"),
+        ("Password123!", "too easy to guess"),
+        ("carol-is-here-42", "must not contain your name or e-mail"),
+    ],
+)
+def test_users_create_refuses_common_and_personal_passwords(app, runner, password, needle):
+    result = invoke(
+        runner, "users", "create", "--email", "carol@example.com", "--password", password
+    )
+    assert_fails(result, needle)
+    assert get_user(app, "carol@example.com") is None
 
 
 def test_users_create_bad_email_fails(app, runner):
@@ -178,7 +200,10 @@ def test_tokens_create_prints_a_working_token_last(app, client, runner):
     [token] = tokens_of(app, "tok@example.com")
     assert token.name == "ci"
     assert token.scopes == ["job:read", "job:list"]
-    assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert token.prefix == secret.split("_")[1] and token.hint == secret[:12]
+    with app.app_context():
+        assert token.token_hash == auth.hash_token(secret)
+    assert token.token_hash != hashlib.sha256(secret.encode()).hexdigest()
     assert token.revoked_at is None
     expected = start + timedelta(days=3)
     assert expected - timedelta(minutes=1) <= token.expires_at <= expected + timedelta(minutes=1)
@@ -293,11 +318,7 @@ def test_tokens_revoke(app, client, runner):
     _result, secret = create_token(runner, "rev@example.com", "*")
     _result, other = create_token(runner, "rev@example.com", "*")
     assert client.get("/xapi2/data/job", headers=bearer(secret)).status_code == 200
-    token = next(
-        t
-        for t in tokens_of(app, "rev@example.com")
-        if t.token_hash == hashlib.sha256(secret.encode()).hexdigest()
-    )
+    token = next(t for t in tokens_of(app, "rev@example.com") if secret.startswith(t.hint + "_"))
 
     result = invoke(runner, "tokens", "revoke", token.id)
     assert_ok(result)

@@ -119,7 +119,7 @@ def test_cookies_are_secure_behind_a_tls_proxy(make_user, proxied):
         data={
             "csrf_token": token.group(1),
             "email": "admin@example.com",
-            "password": "password1",
+            "password": "quiet-otter-harbour-7",
             "remember": "y",
         },
         headers={**FORWARDED, "Referer": "https://ats.example.com/login"},

@@ -12,6 +12,8 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from ats import fields as F
+from ats import validation
+from tests.fuzzing import RATE_LIMIT_HEADERS
 
 MODELS = (
     "job",
@@ -206,15 +208,19 @@ def operations(doc: dict[str, Any], model: str) -> dict[str, dict[str, Any]]:
 
 
 def expected_errors(model: str) -> dict[str, set[int]]:
+    """Every error status of each operation, no more: 429 everywhere (the rate
+    limit), 422 where an Idempotency-Key is read, 409 where the spec has one."""
     return {
-        "list": {400, 401, 403},
-        "create": {400, 401, 403, 413, 415} | ({409} if model in CONFLICT_ON_CREATE else set()),
-        "read": {401, 403, 404},
-        "update": {400, 401, 403, 404, 413, 415}
+        "list": {400, 401, 403, 429},
+        "create": {400, 401, 403, 413, 415, 422, 429}
+        | ({409} if model in CONFLICT_ON_CREATE else set()),
+        "read": {401, 403, 404, 429},
+        "update": {400, 401, 403, 404, 413, 415, 429}
         | ({409} if model in CONFLICT_ON_UPDATE else set()),
-        "delete": {400, 401, 403, 404} | ({409} if model in CONFLICT_ON_DELETE else set()),
-        "archive": {401, 403, 404},
-        "unarchive": {401, 403, 404},
+        "delete": {400, 401, 403, 404, 429} | ({409} if model in CONFLICT_ON_DELETE else set()),
+        # 400 and 413: the Idempotency-Key header and, with it, the body it hashes
+        "archive": {400, 401, 403, 404, 413, 422, 429},
+        "unarchive": {400, 401, 403, 404, 413, 422, 429},
     }
 
 
@@ -274,13 +280,17 @@ def test_every_operation_lists_its_error_statuses(doc, model):
     for action, wanted in expected_errors(model).items():
         responses = ops[action]["responses"]
         codes = {int(c) for c in responses if c.isdigit()}
-        assert wanted <= codes, (model, action, sorted(wanted - codes))
+        errors = {c for c in codes if c >= 400}
+        assert errors == wanted, (model, action, sorted(wanted ^ errors))
         assert success[action] in responses, (model, action)
         for code in codes:
             if code >= 400:
                 ref = responses[str(code)]["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/Error", (model, action, code)
         assert "WWW-Authenticate" in responses["401"].get("headers", {}), (model, action)
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True
+        for code, response in responses.items():
+            assert set(RATE_LIMIT_HEADERS) <= set(response["headers"]), (model, action, code)
     assert "Location" in ops["create"]["responses"]["201"]["headers"]
     t = TITLES[model]
     assert ops["list"]["responses"]["200"]["content"]["application/json"]["schema"] == {
@@ -818,3 +828,82 @@ def test_schema_endpoints_are_in_the_document(doc):
     model_param = paths["/xapi2/schema/{model}"]["get"]["parameters"][0]
     assert model_param["schema"]["enum"] == list(MODELS)
     assert "404" in paths["/xapi2/schema/{model}"]["get"]["responses"]
+
+
+# --- the text rules: one definition for the API and the document ------------------
+
+
+def test_blank_is_what_str_strip_removes():
+    """The document's blank class is Python's white space, character for character."""
+    python = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert set(validation.BLANK_CHARS) == python
+
+
+TEXTS = [
+    "ok",
+    " padded ",
+    "",
+    " ",
+    "\t\n",
+    "\x1c",  # white space to Python, not to ECMAScript's \s
+    "\x85",
+    "\ufeff",  # the other way round
+    "a\x00b",
+    "\x00",
+    "https://example.com/x",
+    "HTTPS://example.com",
+    "http://a b",
+    "http://a\x1c",
+    "https://",
+    "ftp://example.com",
+    "javascript:alert(1)",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "data:image/svg+xml;base64,PHN2Zz4=",
+    "http://example.com",
+    "ada@example.com",
+    "ada@mail.test",  # special-use domains (RFC 6761): refused
+    "ada@LOCALHOST",
+    "ada@test.example.com",
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("job", "title"),  # required: not blank
+        ("job", "department"),  # optional text
+        ("job", "external_apply_url"),  # url
+        ("company_profile", "logo_url"),  # https or an image data URL
+        ("company_profile", "name"),
+        ("candidate", "email"),
+    ],
+)
+def test_the_document_accepts_the_texts_the_api_accepts(doc, model, field):
+    """Each text is valid against the field's documented schema exactly when the
+    API takes it (on create and as the only field of a PATCH)."""
+    from ats.validation import Invalid, check_value
+
+    mdef = F.MODELS[model]
+    schema = doc["components"]["schemas"][f"{TITLES[model]}Create"]["properties"][field]
+    v = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for text in TEXTS:
+        try:
+            check_value(mdef[field], text)
+            accepted = True
+        except Invalid:
+            accepted = False
+        assert v.is_valid(text) == accepted, (field, text)
+
+
+def test_early_years_keep_four_digits(doc, api):
+    """A date-time before the year 1000 is still a date-time in every answer (the
+    PATCH's object, the read, the list), as the document says (found by
+    bench/fuzz.py: strftime wrote "94-10-07T...")."""
+    app = api.application()
+    r = api.patch(f"/data/application/{app['id']}", json={"fit_computed_at": "0094-10-07T23:02Z"})
+    assert r.status_code == 200, r.get_json()
+    answers = [r.get_json(), api.get(f"/data/application/{app['id']}").get_json()]
+    answers += api.get("/data/application").get_json()["items"]
+    for obj in answers:
+        assert obj["data"]["fit_computed_at"] == "0094-10-07T23:02:00.000000Z"
+        assert_valid(doc, "Application", obj)

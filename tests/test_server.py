@@ -36,7 +36,7 @@ def server(tmp_path: Path):
     live = LiveServer(tmp_path, workers=3)
     live.flask("db", "upgrade")
     email = "ops@example.com"
-    live.flask("users", "create", "--email", email, "--password", "s3cret-pw", "--admin")
+    live.flask("users", "create", "--email", email, "--password", "s3cret-pw-lantern", "--admin")
     token = live.flask("tokens", "create", "--email", "ops@example.com", "--scopes", "*")
     token = token.strip().splitlines()[-1]
     live.start()

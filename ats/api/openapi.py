@@ -5,12 +5,46 @@ from __future__ import annotations
 from typing import Any
 
 from .. import fields as F
+from ..errors import ApiError
 from ..services import search
 from ..services.idempotency import HEADER, KEEP_FOR, KEY_MAX_LENGTH, REPLAYED_HEADER
 from ..services.query import MAX_OFFSET, filter_keys
-from ..validation import ANSWER_TEXT_MAX, CHOICE_MAX, MAX_INT, QUESTION_ID_MAX, QUESTION_LABEL_MAX
+from ..validation import (
+    ANSWER_TEXT_MAX,
+    BLANK_PATTERN,
+    CHOICE_MAX,
+    DATA_IMAGE_PATTERN,
+    HTTP_URL_PATTERN,
+    HTTPS_URL_PATTERN,
+    MAX_INT,
+    MAX_NUMBER,
+    NUL_PATTERN,
+    QUESTION_ID_MAX,
+    QUESTION_LABEL_MAX,
+    SPECIAL_USE_EMAIL_PATTERN,
+)
 
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]+\S*$"
+
+def _whole(pattern: str) -> str:
+    """A JSON Schema pattern (a search) that the whole value must match, as the
+    API's ``re.fullmatch`` does."""
+    return f"^(?:{pattern})$"
+
+
+# Text rules as "not" (a text with a NUL, one of nothing but blanks) rather than as
+# one pattern of every allowed character: the same meaning, and generators (the
+# fuzzing in tests/test_fuzz.py) make a long text at once, not character by character.
+# ("pattern" holds for anything but strings, so each "not" names strings alone.)
+NO_NUL = {"not": {"type": "string", "pattern": NUL_PATTERN}}
+NOT_BLANK = {
+    "not": {
+        "type": "string",
+        "anyOf": [{"pattern": NUL_PATTERN}, {"pattern": _whole(BLANK_PATTERN)}],
+    }
+}
+URL_PATTERN = _whole(HTTP_URL_PATTERN)
+DATA_URL_PATTERN = _whole(f"{HTTPS_URL_PATTERN}|{DATA_IMAGE_PATTERN}")
+NUMBER_BOUNDS = {"minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
 
 
 def _nullable(schema: dict[str, Any], f: F.Field) -> dict[str, Any]:
@@ -21,43 +55,109 @@ def _nullable(schema: dict[str, Any], f: F.Field) -> dict[str, Any]:
     return {**schema, "type": [schema["type"], "null"]}
 
 
+def _text(max_length: int, nonblank: bool = False) -> dict[str, Any]:
+    """A string of at most ``max_length`` characters, no NUL; ``nonblank``: not
+    only white space either (what ``str.strip()`` removes)."""
+    if nonblank:
+        return {"type": "string", "minLength": 1, "maxLength": max_length, **NOT_BLANK}
+    return {"type": "string", "maxLength": max_length, **NO_NUL}
+
+
 def _string_list(max_items: int, max_length: int) -> dict[str, Any]:
     return {
         "type": "array",
         "maxItems": max_items,
         "uniqueItems": True,
-        "items": {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"},
+        "items": _text(max_length, nonblank=True),
     }
 
 
 def _question(knockout: bool) -> dict[str, Any]:
+    """Section 8. What each type needs is in the ``allOf``: choices for a choice
+    question (and only there), and a knockout's ``reject_if`` of the question's
+    type (that a choice rule names the question's own choices, the document
+    cannot say: a 400 tells)."""
     props: dict[str, Any] = {
-        "id": {"type": "string", "minLength": 1, "maxLength": QUESTION_ID_MAX},
-        "label": {"type": "string", "minLength": 1, "maxLength": QUESTION_LABEL_MAX},
+        "id": _text(QUESTION_ID_MAX, nonblank=True),
+        "label": _text(QUESTION_LABEL_MAX, nonblank=True),
         "type": {"type": "string", "enum": list(F.QUESTION_TYPES)},
-        "choices": _string_list(F.LIST_MAX_COUNT, CHOICE_MAX),
+        "choices": {**_string_list(F.LIST_MAX_COUNT, CHOICE_MAX), "type": ["array", "null"]},
         "required": {"type": "boolean"},
     }
     required = ["id", "label", "type"]
+
+    def when(qtype: str, then: dict[str, Any]) -> dict[str, Any]:
+        return {"if": {"properties": {"type": {"const": qtype}}}, "then": then}
+
+    rules = [
+        when(
+            "choice",
+            {"required": ["choices"], "properties": {"choices": {"type": "array", "minItems": 1}}},
+        ),
+        {
+            "if": {"properties": {"type": {"not": {"const": "choice"}}}},
+            "then": {"properties": {"choices": {"maxItems": 0}}},
+        },
+    ]
     if knockout:
         props["reject_if"] = {
-            "description": "the disqualifying answer: a boolean (yes_no), a choice or list of "
-            'choices (choice), {"lt": n, "gt": n} (number), a string (text)'
+            "description": "the disqualifying answer: a boolean (yes_no), one of the "
+            'choices or a list of them (choice), {"lt": n, "gt": n} (number), a text '
+            "(text, compared case-insensitively)"
         }
         required.append("reject_if")
+        number = {"type": "number", **NUMBER_BOUNDS}
+        rules += [
+            when("yes_no", {"properties": {"reject_if": {"type": "boolean"}}}),
+            when(
+                "choice",
+                {
+                    "properties": {
+                        "reject_if": {
+                            "anyOf": [
+                                {"type": "string"},
+                                {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                            ]
+                        }
+                    }
+                },
+            ),
+            when(
+                "number",
+                {
+                    "properties": {
+                        "reject_if": {
+                            "type": "object",
+                            "properties": {"lt": number, "gt": number},
+                            "minProperties": 1,
+                            "additionalProperties": False,
+                        }
+                    }
+                },
+            ),
+            when("text", {"properties": {"reject_if": _text(ANSWER_TEXT_MAX, nonblank=True)}}),
+        ]
     return {
         "type": "object",
         "properties": props,
         "required": required,
         "additionalProperties": False,
+        "allOf": rules,
     }
 
 
 ANSWER = {
     "type": "object",
     "properties": {
-        "question_id": {"type": "string", "minLength": 1, "maxLength": QUESTION_ID_MAX},
-        "value": {"type": ["string", "number", "boolean", "null"], "maxLength": ANSWER_TEXT_MAX},
+        "question_id": _text(QUESTION_ID_MAX, nonblank=True),
+        "value": {
+            "type": ["string", "number", "boolean", "null"],
+            "maxLength": ANSWER_TEXT_MAX,
+            **NO_NUL,
+            **NUMBER_BOUNDS,
+            "description": "of the question's type: true/false (yes_no), a number, one of "
+            "its choices (choice), a text (text); the job must have the question",
+        },
     },
     "required": ["question_id"],
     "additionalProperties": False,
@@ -68,23 +168,29 @@ def field_schema(f: F.Field) -> dict[str, Any]:
     """JSON Schema of one field's value."""
     s: dict[str, Any]
     if f.type in (F.STRING, F.REF, F.EMAIL, F.URL):
-        s = {"type": "string", "maxLength": f.max_length}
+        s = _text(f.max_length or 0, nonblank=f.required)
         if f.pattern:
-            s["pattern"] = f"^(?:{f.pattern})$"
-        if f.required:
-            s["minLength"] = 1
+            s["pattern"] = _whole(f.pattern)
         if f.type == F.URL:
             s["pattern"] = URL_PATTERN
+        if f.data_url:
+            s["pattern"] = DATA_URL_PATTERN
+        if "pattern" in s:
+            s.pop("not")  # the pattern's characters exclude NUL and blanks already
         if f.type == F.EMAIL:
             s["format"] = "email"
+            # not at a special-use domain (RFC 6761: .test, .invalid, localhost ...)
+            s["not"] = {
+                "type": "string",
+                "anyOf": [{"pattern": NUL_PATTERN}, {"pattern": SPECIAL_USE_EMAIL_PATTERN}],
+            }
+        if f.type == F.REF:
+            s["description"] = f"the id of an existing {f.ref}"
     elif f.type in (F.NUMBER, F.INTEGER):
         s = {"type": f.type}
-        if f.minimum is not None:
-            s["minimum"] = f.minimum
-        if f.maximum is not None:
-            s["maximum"] = f.maximum
-        if f.type == F.INTEGER:
-            s.setdefault("maximum", MAX_INT)
+        largest = MAX_INT if f.type == F.INTEGER else MAX_NUMBER
+        s["minimum"] = f.minimum if f.minimum is not None else -largest
+        s["maximum"] = f.maximum if f.maximum is not None else largest
     elif f.type == F.BOOL:
         s = {"type": "boolean"}
     elif f.type == F.ENUM:
@@ -160,6 +266,60 @@ ERROR_STATUSES = {
     413: "The body is larger than the configured maximum",
     415: "The body is not application/json",
     422: f"The {HEADER} was already used for another request (other path or body)",
+    429: "Too many requests from this token (or, without a valid one, this address) in "
+    "the current window (ATS_API_RATE_LIMIT); Retry-After says when to try again",
+}
+
+# One application per candidate and job (ats.services.rules.check_unique): the only
+# uniqueness across fields, so the only one the field tables do not carry.
+UNIQUE_TOGETHER = {"application": ("job_id", "candidate_id")}
+
+
+def conflicts(mdef: F.ModelDef) -> dict[str, str]:
+    """The operations of a model that can answer 409, and why: a unique value
+    taken (create, and update where such a field can change), a second
+    singleton, or dependents left behind (delete: models other models point at)."""
+    unique = [f.name for f in mdef.fields if f.unique or f.unique_ci]
+    out: dict[str, str] = {}
+    taken = list(unique)
+    if mdef.name in UNIQUE_TOGETHER:
+        taken.append(" and ".join(UNIQUE_TOGETHER[mdef.name]))
+    if taken or mdef.singleton:
+        why = [f"{name} is taken" for name in taken]
+        if mdef.singleton:
+            why.append(f"there is a {mdef.name} already (one per installation)")
+        out["create"] = "Conflict: " + "; ".join(why)
+    changeable = [f.name for f in mdef.fields if (f.unique or f.unique_ci) and f.patch]
+    if changeable:
+        out["update"] = "Conflict: " + "; ".join(f"{name} is taken" for name in changeable)
+    pointed_at = {f.ref for m in F.MODELS.values() for f in m.fields if f.type == F.REF}
+    pointed_at |= set(F.APPLICATION_NOTE["parent_kind"].choices)  # notes' parents
+    if mdef.name in pointed_at:
+        out["delete"] = "Conflict: other objects depend on it (counts in dependents); "
+        out["delete"] += "?cascade=true deletes them with it"
+    return out
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "requests allowed per window (absent while ATS_API_RATE_LIMIT is off)",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "requests left in this window",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "when the window ends, in seconds since the epoch",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds until the next window",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
 }
 
 IDEMPOTENCY_KEY = {
@@ -188,16 +348,36 @@ REPLAYED = {
 IDEMPOTENT = [{"$ref": "#/components/parameters/IdempotencyKey"}]
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    out = {}
+def _errors(*codes: int, **descriptions: str) -> dict[str, Any]:
+    """Error responses; a description given as ``e409="..."`` replaces the usual one."""
+    out: dict[str, Any] = {}
     for code in codes:
         out[str(code)] = {
-            "description": ERROR_STATUSES[code],
+            "description": descriptions.get(f"e{code}", ERROR_STATUSES[code]),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
         if code == 401:
-            out[str(code)]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+            out[str(code)]["headers"] = {
+                "WWW-Authenticate": {
+                    "description": 'Bearer realm="xapi2", with error="invalid_request" for '
+                    "a malformed Authorization header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^Bearer "},
+                }
+            }
+        if code == 429:
+            out[str(code)]["headers"] = dict(RETRY_AFTER)
     return out
+
+
+def _rate_limited(operation: dict[str, Any]) -> dict[str, Any]:
+    """Every xapi2 answer counts against the caller's rate limit: a 429 past it, and
+    the X-RateLimit-* headers on the counted answers (none while the limit is off)."""
+    responses = {**operation["responses"], **_errors(429)}
+    refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
+    for response in responses.values():
+        response["headers"] = {**response.get("headers", {}), **refs}
+    return {**operation, "responses": responses}
 
 
 def _ok(description: str, ref: str) -> dict[str, Any]:
@@ -245,7 +425,7 @@ def _model_components(mdef: F.ModelDef) -> dict[str, Any]:
                 "id": {"type": "string", "pattern": f"^{mdef.prefix}_[0-9A-Z]{{26}}$"},
                 "object": {"type": "string", "const": mdef.name},
                 "data": {"$ref": f"#/components/schemas/{t}Data"},
-                "status": {"type": "string"},
+                "status": {"type": "string", "enum": list(F.ENVELOPE_FILTERS["status"].choices)},
                 "is_archived": {"type": "boolean"},
                 "owned_by": {"type": ["string", "null"]},
                 "created_by": {"type": ["string", "null"]},
@@ -297,15 +477,17 @@ def _list_parameters(mdef: F.ModelDef) -> list[dict[str, Any]]:
         {
             "name": "after",
             "in": "query",
-            "description": "keyset cursor: an id from next_after; only with sort "
-            "created_at or -created_at (the default when after is given), not with offset",
-            "schema": {"type": "string"},
+            "description": "keyset cursor: the id of an object in the list (next_after); "
+            "only with sort created_at or -created_at (the default when after is given), "
+            "not with offset",
+            "schema": {"type": "string", **NO_NUL},
         },
         {
             "name": "sort",
             "in": "query",
-            "description": f"comma-separated keys, '-' for descending; default {mdef.default_sort}",
-            "schema": {"type": "string", "pattern": f"^{sort_key}(,{sort_key})*$"},
+            "description": f"comma-separated keys, '-' for descending; absent or empty: "
+            f"{mdef.default_sort}",
+            "schema": {"type": "string", "pattern": f"^(?:{sort_key}(,{sort_key})*)?$"},
         },
     ]
     if mdef.name in search.MODELS:
@@ -316,8 +498,9 @@ def _list_parameters(mdef: F.ModelDef) -> list[dict[str, Any]]:
                 "description": "full-text search: every word must match, as a prefix; "
                 '"quoted words" as a phrase; -word excludes. Case and accents are '
                 "ignored. Without sort (and after), best matches come first, then by id. "
-                f"At most {search.MAX_TERMS} words.",
-                "schema": {"type": "string", "maxLength": search.MAX_LENGTH},
+                f"At most {search.MAX_TERMS} words; at least one of letters or digits that "
+                "is not excluded.",
+                "schema": {"type": "string", "maxLength": search.MAX_LENGTH, **NO_NUL},
             }
         )
     for key, fk in filter_keys(mdef).items():
@@ -328,7 +511,7 @@ def _list_parameters(mdef: F.ModelDef) -> list[dict[str, Any]]:
             item = {"type": "string", "enum": list(f.choices)}
         else:
             max_length = F.TAG_MAX_LENGTH if f.type in (F.TAGS, F.LIST) else f.max_length
-            item = {"type": "string", "maxLength": max_length}
+            item = _text(max_length or 0)
         params.append(
             {
                 "name": key,
@@ -358,6 +541,11 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
         "parameters": [id_param],
         "post": {},
     }
+    conflict = conflicts(mdef)
+
+    def may_conflict(action: str) -> dict[str, Any]:
+        return _errors(409, e409=conflict[action]) if action in conflict else {}
+
     paths = {
         base: {
             "get": {
@@ -376,9 +564,17 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
                 "responses": {
                     "201": {
                         **_ok("Created", t),
-                        "headers": {"Location": {"schema": {"type": "string"}}, **REPLAYED},
+                        "headers": {
+                            "Location": {
+                                "description": "the new object's URL",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            },
+                            **REPLAYED,
+                        },
                     },
-                    **_errors(400, 401, 403, 409, 413, 415, 422),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                    **may_conflict("create"),
                 },
             },
         },
@@ -397,7 +593,8 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
                 "requestBody": patch_body,
                 "responses": {
                     "200": _ok("The updated object", t),
-                    **_errors(400, 401, 403, 404, 409, 413, 415),
+                    **_errors(400, 401, 403, 404, 413, 415),
+                    **may_conflict("update"),
                 },
             },
             "delete": {
@@ -408,13 +605,15 @@ def _model_paths(mdef: F.ModelDef) -> dict[str, Any]:
                     {
                         "name": "cascade",
                         "in": "query",
-                        "description": "also delete dependents (409 without it)",
+                        "description": "also delete dependents"
+                        + (" (409 without it)" if "delete" in conflict else ""),
                         "schema": {"type": "boolean"},
                     }
                 ],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_errors(400, 401, 403, 404, 409),
+                    **_errors(400, 401, 403, 404),
+                    **may_conflict("delete"),
                 },
             },
         },
@@ -441,7 +640,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "Error": {
             "type": "object",
             "properties": {
-                "error": {"type": "string"},
+                "error": {"type": "string", "enum": _error_codes()},
                 "message": {"type": "string"},
                 "fields": {"type": "object", "additionalProperties": {"type": "string"}},
                 "dependents": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -495,6 +694,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "responses": {"200": {"description": "OpenAPI 3.1", "content": _any_json()}},
         }
     }
+    for item in paths.values():
+        for method in ("get", "post", "patch", "delete"):
+            if method in item:
+                item[method] = _rate_limited(item[method])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -509,11 +712,23 @@ def openapi_document(server_url: str) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "parameters": {"IdempotencyKey": IDEMPOTENCY_KEY},
+            "headers": RATE_LIMIT_HEADERS,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "pat_..."}
             },
         },
     }
+
+
+def _error_codes() -> list[str]:
+    """Every ``error`` an answer can carry: the codes of ``ats.errors.ApiError``."""
+    codes: set[str] = set()
+    todo: list[type[ApiError]] = [ApiError]
+    while todo:
+        cls = todo.pop()
+        codes.add(cls.code)
+        todo += cls.__subclasses__()
+    return sorted(codes)
 
 
 def _any_json() -> dict[str, Any]:

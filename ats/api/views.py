@@ -194,7 +194,14 @@ def update_object(model: str, obj_id: str) -> Any:
 def delete_object(model: str, obj_id: str) -> Any:
     mdef, actor = _guard(model, "delete")
     cascade = records.parse_bool_arg("cascade", request.args.get("cascade"))
-    records.remove(mdef, obj_id, actor, cascade)
+    if mdef.name == "candidate":
+        # GDPR (issue 8): the one eraser, as the page's, so the outbox, tasks and
+        # search index forget them too, and the audit log records it (counts only)
+        from ..services import retention
+
+        retention.erase_candidate(obj_id, actor, cascade=cascade, via="api")
+    else:
+        records.remove(mdef, obj_id, actor, cascade)
     return "", 204
 
 

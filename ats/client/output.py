@@ -6,6 +6,14 @@
 - ``csv``: ``id``, every data field, ``created_at``, ``updated_at``; lists of
   plain strings as ``a,b``, other lists as JSON; ``atscli M upsert --csv``
   reads the same shape back.
+
+CSV cells that a spreadsheet would run as a formula (text starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return: CSV injection, see
+OWASP) are written with a leading ``'``, which spreadsheets show as text and
+drop when they save; negative numbers too, as OWASP advises (``-1+1`` is a
+formula). ``unescape_cell`` undoes it, so an exported file imported again
+gives back the same values: text that already started with quotes and then a
+formula character gets one quote more, so the escape is reversible.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any, TextIO
 from .values import as_text
 
 FORMATS = ("table", "json", "ndjson", "csv")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ENVELOPE_TAIL = ("created_at", "updated_at")
 MAX_CELL = 40
 
@@ -63,6 +72,24 @@ def write_objects(
     return _table(items, out, columns)
 
 
+def escape_cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: ``'`` before a formula character.
+
+    Also before text that is quotes then a formula character, so that
+    ``unescape_cell`` can tell an added quote from one that was there.
+    """
+    if text.lstrip("'").startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """What ``escape_cell`` was given (reading a file it wrote, or one typed by hand)."""
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def _csv(items: Iterable[dict[str, Any]], out: TextIO, columns: list[str] | None) -> int:
     writer = None
     count = 0
@@ -72,7 +99,7 @@ def _csv(items: Iterable[dict[str, Any]], out: TextIO, columns: list[str] | None
             names = columns or [k for k in row if k != "is_archived"]
             writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
             writer.writeheader()
-        writer.writerow({k: as_text(v) for k, v in row.items()})
+        writer.writerow({k: escape_cell(as_text(v)) for k, v in row.items()})
         count += 1
     return count
 

@@ -25,6 +25,7 @@ from urllib.parse import quote_plus
 import click
 
 from .http import ApiFailure, Client
+from .output import escape_cell, unescape_cell
 from .values import BadValue, as_text, key_of, parse, same
 
 # server-managed columns that an exported file carries: read past, not an error
@@ -98,7 +99,7 @@ class Columns:
             if name not in self.writable or text is None or text == "":
                 continue
             try:
-                row.body[name] = parse(self.fields[name], text)
+                row.body[name] = parse(self.fields[name], unescape_cell(text))
             except BadValue as exc:
                 problems.append(f"{name}: {exc}")
         if problems:
@@ -118,6 +119,10 @@ class Columns:
 
 def read_csv(fh: TextIO, columns: Columns) -> tuple[list[str], list[str], Iterator[Row]]:
     """(header, ignored columns, rows) of a CSV file with a header line."""
+    try:  # csv needs newline="": a CR inside a quoted cell is data, not a line end
+        fh.reconfigure(newline="")
+    except (AttributeError, ValueError, OSError):
+        pass  # not a text file of ours (or read already): as it is
     reader = csv.DictReader(fh)
     header = list(reader.fieldnames or [])
     if not header:
@@ -311,7 +316,10 @@ def write_rejects(path: str, rejects: list[Row], header: list[str] | None, fmt: 
             writer = csv.DictWriter(fh, fieldnames=names, extrasaction="ignore")
             writer.writeheader()
             for row in rejects:
-                writer.writerow({**row.raw, "_row": row.number, "_error": row.error})
+                # as read, but never a live formula (an escaped cell stays escaped)
+                cells = {k: escape_cell(unescape_cell(v)) if isinstance(v, str) else v
+                         for k, v in row.raw.items()}  # fmt: skip
+                writer.writerow({**cells, "_row": row.number, "_error": row.error})
         else:
             for row in rejects:
                 record = {**row.raw, "_row": row.number, "_error": row.error}

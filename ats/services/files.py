@@ -4,7 +4,8 @@ A file is accepted when its bytes say it is a PDF, a Word 97-2003 document
 or a Word document (DOCX: a ZIP holding ``word/document.xml``), whatever its
 name says. It is stored as ``<ATS_DATA_DIR>/cv/<blob id>.<kind>``, never
 under the uploaded name, written to a temporary file, flushed to disk and
-renamed, so a crash leaves either the whole file or none.
+renamed (the directory flushed too), so a crash leaves either the whole file
+or none, and a file a committed row names survives a power cut.
 """
 
 from __future__ import annotations
@@ -99,10 +100,21 @@ def store_cv(stream: IO[bytes], field: str = "cv") -> Blob:
             os.fsync(fh.fileno())
         final = root / f"{blob_id}.{kind}"
         os.replace(tmp, final)
+        _fsync_dir(root)  # the rename too, before a row may name the file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Blob(blob_id, kind, final)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable: without it a power cut after the
+    database commit (``synchronous=FULL``) could keep the row and lose the file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def find(blob_id: str | None) -> Blob | None:

@@ -127,6 +127,13 @@ def _unlink(session: Session, transaction: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    settle(session)
+
+
+def settle(session: Session) -> None:
+    """Queue the messages for the interview changes so far, now rather than at
+    commit: for a caller that next removes what the outbox holds (the eraser),
+    while the invitations that went out can still be seen."""
     pending = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, Interview) for obj in pending):
         session.flush()  # ORM changes not written yet: write them, so we see them

@@ -111,13 +111,20 @@ def _int_arg(args: MultiDict, name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _after_arg(args: MultiDict) -> str | None:
+    """The keyset cursor; one no database can hold (NUL) is as unknown as any other."""
+    after = args.get("after")
+    if after is not None and "\x00" in after:
+        raise _bad("after", "must not contain NUL characters")
+    return after
+
+
 def parse_sort(mdef: F.ModelDef, raw: str | None) -> list[tuple[str, bool]]:
     """``"-fit_score,created_at"`` to ``[("fit_score", True), ("created_at", False)]``."""
     if raw is None or raw == "":
         return [(mdef.default_sort, False)]
     keys: list[tuple[str, bool]] = []
-    for part in raw.split(","):
-        part = part.strip()
+    for part in raw.split(","):  # exactly as written: " name" is no key
         desc = part.startswith("-")
         name = part[1:] if desc else part
         if name not in mdef.sorts:
@@ -212,7 +219,7 @@ def list_records(
     offset = _int_arg(args, "offset", 0, 0)
     if offset > MAX_OFFSET:
         raise _bad("offset", f"must be at most {MAX_OFFSET}")
-    after = args.get("after")
+    after = _after_arg(args)
     sort_raw = args.get("sort")
     by_rank = ranked is not None and not sort_raw and after is None
     if after is not None and not sort_raw:
@@ -345,7 +352,7 @@ def list_serialized(mdef: F.ModelDef, args: MultiDict, actor: Actor) -> Page:
     offset = _int_arg(args, "offset", 0, 0)
     if offset > MAX_OFFSET:
         raise _bad("offset", f"must be at most {MAX_OFFSET}")
-    after = args.get("after")
+    after = _after_arg(args)
     sort_raw = args.get("sort")
     if after is not None and not sort_raw:
         sort_raw = "created_at"  # keyset paging implies creation order

@@ -228,12 +228,18 @@ def serialize_row(mdef: F.ModelDef, row: Any, dialect: str) -> dict[str, Any]:
 _ROW_BY_ID: dict[tuple[str, str], Any] = {}
 
 
+def _may_be_id(obj_id: Any, mdef: F.ModelDef) -> bool:
+    """Whether ``obj_id`` can name an object of ``mdef`` at all (else 404 without a
+    query; PostgreSQL refuses to compare text holding NUL)."""
+    return isinstance(obj_id, str) and has_prefix(obj_id, mdef.prefix) and "\x00" not in obj_id
+
+
 def read_row(mdef: F.ModelDef, obj_id: str, actor: Actor) -> dict[str, Any]:
     """``serialize(get(...))``, without building an object where the actor sees
     every row of the model (the usual case)."""
     if not sees_all(mdef, actor):
         return serialize(get(mdef, obj_id, actor))
-    if not isinstance(obj_id, str) or not has_prefix(obj_id, mdef.prefix):
+    if not _may_be_id(obj_id, mdef):
         raise NotFound(f"no {mdef.name} {obj_id}")
     conn = db.session.connection()
     dialect = conn.dialect.name
@@ -258,7 +264,7 @@ _BY_ID: dict[str, Any] = {}
 def get(mdef: F.ModelDef, obj_id: str, actor: Actor) -> Any:
     """The object, or 404 when it does not exist or the actor may not see it."""
     cls = model_class(mdef)
-    if not isinstance(obj_id, str) or not has_prefix(obj_id, mdef.prefix):
+    if not _may_be_id(obj_id, mdef):
         raise NotFound(f"no {mdef.name} {obj_id}")
     if sees_all(mdef, actor):
         stmt = _BY_ID.get(mdef.name)
@@ -533,6 +539,7 @@ def remove(mdef: F.ModelDef, obj_id: str, actor: Actor, cascade: bool) -> dict[s
     blobs: list[str] = []  # uploaded CVs to delete once the rows are gone
     with writing():
         obj = get(mdef, obj_id, actor)
+        rules.check_remove(mdef, obj, actor)  # issue 8: a note's author or an admin
         deps = _dependents(mdef, obj_id)
         counts = {
             name: db.session.scalar(select(func.count()).select_from(q.subquery()))

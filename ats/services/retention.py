@@ -44,7 +44,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Text, case, cast, delete, event, func, or_, select
+from sqlalchemy import Text, case, cast, delete, event, func, or_, select, update
 
 from .. import fields as F
 from ..database import writing
@@ -63,7 +63,7 @@ from ..models import (
     Task,
     utcnow,
 )
-from . import audit, files, records, search, tasks
+from . import audit, files, invitations, records, search, tasks
 from .auth import Actor
 
 log = logging.getLogger(__name__)
@@ -362,7 +362,12 @@ def _funnel_stat(app: Any, history: list[Any], now: datetime) -> dict[str, Any]:
 
 
 def erase_candidate(
-    candidate_id: str, actor: Actor, now: datetime | None = None, forget: bool = True
+    candidate_id: str,
+    actor: Actor,
+    now: datetime | None = None,
+    forget: bool = True,
+    cascade: bool = True,
+    via: str | None = None,
 ) -> dict[str, int]:
     """Erase a candidate and everything about them, keeping anonymous funnel stats.
 
@@ -370,7 +375,12 @@ def erase_candidate(
     ``records.remove`` (cascade), then what ``records`` does not know about,
     then the search index's leftovers (``forget=False``: the caller does that
     once after a batch). Raises ``NotFound`` when the actor cannot see the
-    candidate. Returns counts.
+    candidate, and ``Conflict`` without ``cascade`` when they have applications
+    or notes (the API's DELETE without ``?cascade=true``). Returns counts.
+
+    ``via`` (``page``, ``api``) records a ``candidate_erased`` audit event with
+    the counts and the acting user, in the same transaction; a retention run
+    leaves it out and records one event for the whole run.
     """
     now = now or utcnow()
     with writing():
@@ -388,10 +398,21 @@ def erase_candidate(
         stats = [_funnel_stat(a, history[a.id], now) for a in found.applications]
         if stats:
             db.session.execute(FunnelStat.__table__.insert(), stats)
-        records.remove(F.CANDIDATE, candidate_id, actor, cascade=True)
-        # by what they name rather than by the ids read above, so that anything
-        # a hook wrote while the rows went (e.g. a cancellation) goes as well
-        db.session.execute(delete(OutboxMessage).where(_messages_about(found)))
+        records.remove(F.CANDIDATE, candidate_id, actor, cascade=cascade)
+        invitations.settle(db.session())
+        # what was stored about them goes; the cancellations the removal of a
+        # live interview just wrote to its interviewers (no name in them: the
+        # candidate is gone) still go out, pointing at nothing of theirs
+        for chunk in _chunks(found.message_ids):
+            db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
+        db.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.candidate_id == found.candidate_id)
+        )
+        db.session.execute(
+            update(OutboxMessage)
+            .where(_messages_about(found))
+            .values(application_id=None, interview_id=None)
+        )
         for chunk in _chunks(found.related, 100):
             db.session.execute(delete(Task).where(_mentions(Task.payload, chunk)))
         for chunk in _chunks(app_ids):
@@ -401,6 +422,8 @@ def erase_candidate(
             db.session.execute(delete(IdempotencyKey).where(_mentions(IdempotencyKey.body, chunk)))
         if forget:
             search.forget_deleted()
+        if via is not None:
+            audit.record(actor.user_id, "candidate_erased", {**found.counts(), "via": via})
     return found.counts()
 
 

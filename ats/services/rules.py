@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, inspect, select
 
 from .. import fields as F
-from ..errors import Conflict
+from ..errors import Conflict, Forbidden
 from ..extensions import db
 from ..ids import has_prefix
 from ..models import (
@@ -151,7 +151,10 @@ def _check_interview(
 def _check_note(
     obj: Any, values: dict[str, Any], errors: dict[str, str], creating: bool, actor: Actor
 ) -> None:
-    if not creating or "parent_kind" in errors or "parent_id" in errors:
+    if not creating:
+        _check_note_author(obj, values, actor)
+        return
+    if "parent_kind" in errors or "parent_id" in errors:
         return
     kind, parent_id = values.get("parent_kind"), values.get("parent_id")
     if kind is None or parent_id is None:
@@ -165,6 +168,20 @@ def _check_note(
     )
     if not found:
         errors["parent_id"] = f"no {kind} with id {parent_id}"
+
+
+def _check_note_author(obj: Any, values: dict[str, Any], actor: Actor) -> None:
+    """A note is shown under its author's name: only they change its text or
+    privacy (issue 8; the pages' rule, now the API's too). Anyone who sees it may pin it."""
+    if set(values) - {"pinned"} and obj.created_by != actor.user_id:
+        raise Forbidden("only the note's author may change its body or privacy")
+
+
+def check_remove(mdef: F.ModelDef, obj: Any, actor: Actor) -> None:
+    """Before a DELETE: a note goes by its author or an admin (as on the pages)."""
+    if mdef.name == "application_note" and obj.created_by != actor.user_id:
+        if actor.role != "admin":
+            raise Forbidden("only the note's author or an admin may delete it")
 
 
 _CHECKS = {

@@ -3,7 +3,8 @@
 Every change runs in one write transaction (``BEGIN IMMEDIATE`` on SQLite), so
 the "one active admin must remain" check and the change it guards cannot be
 split by a concurrent request. Errors are ``{field: message}`` where a single
-input is at fault, like everywhere else.
+input is at fault, like everywhere else. Role changes, (de)activations and
+password changes are written to the audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..database import writing
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import ROLES, User
-from . import auth
+from . import audit, auth
 
 MIN_PASSWORD_LENGTH = auth.MIN_PASSWORD_LENGTH
 
@@ -55,7 +56,8 @@ def _keep_an_admin(user: User) -> None:
         )
 
 
-def change_role(user_id: str, role: str) -> User:
+def change_role(user_id: str, role: str, by: str | None = None) -> User:
+    """Give the user another role; ``by`` (the admin, or None for the system) is audited."""
     if role not in ROLES:
         raise ValidationFailed({"role": "must be one of " + ", ".join(ROLES)})
     with writing():
@@ -63,6 +65,9 @@ def change_role(user_id: str, role: str) -> User:
         if user.role != role:
             if user.role == "admin":
                 _keep_an_admin(user)
+            audit.record(
+                by, "role_changed", {"user": user.id, "from_role": user.role, "to_role": role}
+            )
             user.role = role
     return user
 
@@ -82,6 +87,8 @@ def set_active(user_id: str, active: bool, by_user_id: str) -> User:
             auth.end_sessions(user.id)  # joins this transaction
         else:
             user.active = True
+        action = "user_activated" if active else "user_deactivated"
+        audit.record(by_user_id, action, {"user": user.id})
     return user
 
 
@@ -94,18 +101,22 @@ def change_password(user_id: str, current: str, new: str, ip: str) -> User:
     """
     user = get_user(user_id)
     try:
-        ok = auth.check_password_login(user.email, current or "", ip) is not None
+        ok = (
+            auth.check_password_login(user.email, current or "", ip, user.id, "password_change")
+            is not None
+        )
     except auth.LoginThrottled as exc:
         raise ValidationFailed({"current_password": str(exc)}) from None
     if not ok:
         raise ValidationFailed({"current_password": "wrong password"})
-    problem = auth.check_password_rules(new or "")
+    problem = auth.check_password_rules(new or "", user.email, user.name)
     if problem:
         raise ValidationFailed({"new_password": problem})
     with writing():
         user = get_user(user_id)
         user.set_password(new)
         auth.end_sessions(user.id)
+        audit.record(user.id, "password_changed", {"user": user.id})
     return user
 
 

@@ -1,4 +1,10 @@
-"""What every page view needs: the acting user, role checks, HTMX detection."""
+"""What every page view needs: the acting user, role checks, HTMX detection.
+
+Two kinds of check, both needed on every write: ``roles`` (or ``require``)
+says whether the user's role may do this kind of thing at all, and the
+services (``records.get`` with ``actor()``) whether this user may see the
+object: anything they may not see is 404, as in the API.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, make_response, render_template, request
+from flask import Flask, abort, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from ..services.auth import Actor, actor_for_user
@@ -33,6 +39,26 @@ def roles(*allowed: str) -> Callable:
 
 
 STAFF = ("admin", "recruiter")
+
+
+def can(model: str, action: str) -> bool:
+    """Whether the current user's role allows ``model:action`` (the API's scopes).
+
+    Templates show a control only when this holds; the view checks it again.
+    """
+    return current_user.is_authenticated and actor().allows(model, action)
+
+
+def require(model: str, action: str) -> Actor:
+    """The acting user, or 403 when their role may not ``model:action``."""
+    me = actor()
+    if not me.allows(model, action):
+        abort(403)
+    return me
+
+
+def register(app: Flask) -> None:
+    app.add_template_global(can, "can")
 
 
 def is_htmx() -> bool:

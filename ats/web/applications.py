@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import StageChange, User
 from ..services import files, pipeline, records
 from ..services.rules import slugify
-from .access import STAFF, actor, is_htmx, render, roles
+from .access import STAFF, actor, is_htmx, render, require, roles
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -75,6 +75,7 @@ def move(app_id: str) -> Any:
     dropped); the menu gets the whole board; a plain form is redirected back.
     """
     form = request.form
+    require("application", "update")  # interviewers read applications, never move them
     app = _get(app_id)
     try:
         pipeline.move(

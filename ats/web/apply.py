@@ -197,13 +197,23 @@ def thanks(slug: str) -> Any:
 
 
 def _limited(job: Any) -> Any:
+    """429 with Retry-After, and the form again with what was typed: a candidate
+    behind a busy shared address should not lose a cover letter to the limit."""
     _count, seconds = applying.rate_limit()
-    html = render_template(
-        "apply/limited.html",
-        job=job,
-        minutes=max(1, math.ceil(seconds / 60)),
+    _sub, typed = _parse(job, request.form)
+    typed["had_file"] = bool(getattr(request.files.get("cv"), "filename", ""))
+    notice = " ".join(
+        (
+            _("Please wait a moment") + ".",
+            _(
+                "We have received many applications from your network in a short time. "
+                "Please try again in %(minutes)s minutes.",
+                minutes=max(1, math.ceil(seconds / 60)),
+            ),
+        )
     )
-    response = make_response(html, 429)
+    errors = {"cv": _("please choose the file again")} if typed["had_file"] else {}
+    response = _render_form(job, typed, errors, notice=notice, status=429)
     response.headers["Retry-After"] = str(seconds)
     return response
 

@@ -311,7 +311,7 @@ def erase(candidate_id: str) -> Any:
     if request.method == "POST":
         if _confirms(form.confirm.data, candidate):
             # the one eraser, shared with the retention run: messages and tasks go too
-            counts = retention.erase_candidate(candidate.id, me)
+            counts = retention.erase_candidate(candidate.id, me, via="page")
             what = ", ".join(f"{n} {k[:-1] if n == 1 else k}"
                              for k, n in counts.items() if n and k != "candidates")  # fmt: skip
             flash("The candidate was erased" + (f" with {what}." if what else "."), "success")

@@ -70,11 +70,12 @@ def index() -> Any:
         error = next(iter((exc.fields or {}).values()), exc.message)
         page = query.Page([], 200, 0, False, None, 0)
     counts = pipeline.stage_counts([j.id for j in page.items])
+    job = records.model_class(F.JOB)
     departments = db.session.scalars(
-        select(records.model_class(F.JOB).department)
-        .where(records.model_class(F.JOB).department.is_not(None))
+        select(job.department)
+        .where(job.department.is_not(None), records.visible(F.JOB, actor()))  # only jobs one sees
         .distinct()
-        .order_by(records.model_class(F.JOB).department)
+        .order_by(job.department)
     ).all()
     return render(
         "jobs/index.html",
@@ -159,6 +160,7 @@ def set_status(job_id: str) -> Any:
     """Open, pause, close, fill, archive or unarchive: the buttons on the job."""
     action = request.form.get("action", "")
     try:
+        records.get(F.JOB, job_id, actor())  # 404 first: a job one cannot see is not there
         if action in STATUS_ACTIONS:
             records.update(F.JOB, job_id, {"status": action}, actor())
         elif action in ("archive", "unarchive"):

@@ -33,7 +33,7 @@ from .. import fields as F
 from ..errors import ApiError, BadRequest, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import ROLES, ApiToken, Application, User
-from ..services import audit, auth, query, records, users
+from ..services import audit, auth, query, records, totp, users
 from ..services import retention as retention_service
 from ..validation import clean
 from .access import STAFF, actor, is_htmx, render, roles
@@ -49,6 +49,8 @@ SECTIONS: list[tuple[str, str, tuple[str, ...] | None, str]] = [
      "Add colleagues, change their role, deactivate accounts."),
     ("settings.retention", "Data retention", ("admin",),
      "Who the next retention run erases and why; run it now; the last runs."),
+    ("audit.index", "Audit log", ("admin",),
+     "Logins, tokens, users and roles, erasures and retention runs: who did what, when."),
     ("mail.index", "E-mail", ("admin",),
      "Message templates in English and German; the outbox of waiting, sent and failed e-mail."),
     ("settings.sources", "Sources", STAFF, "Where applications come from."),
@@ -253,7 +255,8 @@ class NewUserForm(FlaskForm):
     password = PasswordField(
         "Initial password",
         render_kw={"minlength": users.MIN_PASSWORD_LENGTH, "autocomplete": "new-password"},
-        description=f"At least {users.MIN_PASSWORD_LENGTH} characters; tell them to change it.",
+        description=f"At least {users.MIN_PASSWORD_LENGTH} characters, not a common password "
+        "nor their name or e-mail; tell them to change it.",
     )
 
 
@@ -272,7 +275,14 @@ def users_page() -> Any:
     if not form.validate():
         return _users_page(form, status=400)
     try:
-        user = auth.create_user(form.email.data, form.password.data, form.name.data, form.role.data)
+        user = auth.create_user(
+            form.email.data,
+            form.password.data,
+            form.name.data,
+            form.role.data,
+            by=current_user.id,
+            via="settings",
+        )
     except (ValidationFailed, Conflict) as exc:
         show_errors(form, exc.fields or {"email": exc.message})
         return _users_page(form, status=400 if isinstance(exc, ValidationFailed) else 409)
@@ -308,7 +318,7 @@ def _user_or_404(user_id: str) -> User:
 def user_role(user_id: str) -> Any:
     _user_or_404(user_id)
     try:
-        user = users.change_role(user_id, request.form.get("role", ""))
+        user = users.change_role(user_id, request.form.get("role", ""), by=current_user.id)
     except (ValidationFailed, Conflict) as exc:
         return _user_action_done(_user_or_404(user_id), None, exc.message)
     return _user_action_done(user, f"{user.email} is now {user.role}.", None)
@@ -512,6 +522,7 @@ def tokens() -> Any:
                 scopes,
                 name=(form.name.data or "").strip() or None,
                 expires_days=days,
+                by=current_user.id,
             )
         except ApiError as exc:
             errors["expires_days"] = exc.message
@@ -529,7 +540,7 @@ def token_revoke(token_id: str) -> Any:
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != current_user.id:
         abort(404)  # someone else's token does not exist, as far as this user can tell
-    auth.revoke_token(token_id)
+    auth.revoke_token(token_id, by=current_user.id)
     if is_htmx():
         return render("settings/tokens.html", partial="settings/_token_row.html", t=token)
     flash(f"Revoked the token {token.name or token.hint + '…'}.", "success")
@@ -550,8 +561,8 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField(
         "New password",
         render_kw={"minlength": users.MIN_PASSWORD_LENGTH, "autocomplete": "new-password"},
-        description=f"At least {users.MIN_PASSWORD_LENGTH} characters. "
-        "Your other sessions end; this one stays.",
+        description=f"At least {users.MIN_PASSWORD_LENGTH} characters, not a common password "
+        "nor your name or e-mail. Your other sessions end; this one stays.",
     )
     confirm = PasswordField(
         "New password again",
@@ -566,8 +577,51 @@ def _timezone_form(**kw: Any) -> TimezoneForm:
     return form
 
 
-def _account_page(tz_form: TimezoneForm, pw_form: PasswordForm, status: int = 200) -> Any:
-    return render("settings/account.html", tz_form=tz_form, pw_form=pw_form, status=status)
+class TotpPasswordForm(FlaskForm):
+    """Switching the second factor off, or new recovery codes: the password again."""
+
+    password = PasswordField("Your password", render_kw={"autocomplete": "current-password"})
+
+
+class TotpCodeForm(FlaskForm):
+    code = StringField(
+        "Code from the app",
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "pattern": "[0-9 ]*",
+            "maxlength": 7,
+        },
+        description="The six digits the app shows now.",
+    )
+
+
+def _account_page(
+    tz_form: TimezoneForm,
+    pw_form: PasswordForm,
+    status: int = 200,
+    totp_off_form: TotpPasswordForm | None = None,
+    recovery_form: TotpPasswordForm | None = None,
+) -> Any:
+    user = current_user._get_current_object()
+    return render(
+        "settings/account.html",
+        tz_form=tz_form,
+        pw_form=pw_form,
+        totp_on=user.totp_enabled,
+        totp_pending=bool(totp.pending_secret(user)),
+        recovery_left=totp.recovery_codes_left(user),
+        start_form=FlaskForm(),
+        totp_off_form=totp_off_form or TotpPasswordForm(prefix="off", formdata=None),
+        recovery_form=recovery_form or TotpPasswordForm(prefix="rc", formdata=None),
+        status=status,
+    )
+
+
+def _account_forms() -> tuple[TimezoneForm, PasswordForm]:
+    """The time zone and password forms, filled as stored (for a page showing another error)."""
+    tz_form = _timezone_form(formdata=None, data={"timezone": current_user.timezone or ""})
+    return tz_form, PasswordForm(prefix="pw", formdata=None)
 
 
 @bp.get("/account")
@@ -575,6 +629,105 @@ def _account_page(tz_form: TimezoneForm, pw_form: PasswordForm, status: int = 20
 def account() -> Any:
     tz_form = _timezone_form(data={"timezone": current_user.timezone or ""})
     return _account_page(tz_form, PasswordForm(prefix="pw"))
+
+
+# --- my account: two-factor authentication (TOTP) ------------------------------------
+
+
+def _no_store(response: Any) -> Any:
+    """Secrets and recovery codes are in this answer only: no cache keeps them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/account/totp/start")
+@login_required
+def account_totp_start() -> Any:
+    """A new secret (replacing any unconfirmed one); the next page shows it."""
+    if not FlaskForm().validate():
+        abort(400)
+    try:
+        totp.start_enrolment(current_user.id)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("settings.account"), code=303)
+    return redirect(url_for("settings.account_totp"), code=303)
+
+
+def _totp_setup_page(form: TotpCodeForm, status: int = 200) -> Any:
+    secret = totp.pending_secret(current_user._get_current_object())
+    if secret is None:
+        return redirect(url_for("settings.account"), code=303)
+    from markupsafe import Markup
+
+    from . import _company_name
+
+    uri = totp.provisioning_uri(secret, current_user.email, _company_name() or None)
+    return _no_store(
+        render(
+            "settings/totp_setup.html",
+            form=form,
+            secret=secret,
+            spaced=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            qr=Markup(totp.qr_svg(uri)),  # noqa: S704 - drawn by segno from our own data
+            status=status,
+        )
+    )
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+@login_required
+def account_totp() -> Any:
+    """Scan the QR code (or type the secret), then confirm with a first code."""
+    form = TotpCodeForm()
+    if request.method == "GET":
+        return _totp_setup_page(form)
+    if not form.validate():
+        return _totp_setup_page(form, status=400)
+    try:
+        codes = totp.confirm_enrolment(current_user.id, form.code.data or "")
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields or {"code": exc.message})
+        return _totp_setup_page(form, status=400)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("settings.account"), code=303)
+    return _no_store(render("settings/totp_recovery.html", codes=codes, first=True))
+
+
+@bp.post("/account/totp/disable")
+@login_required
+def account_totp_disable() -> Any:
+    form = TotpPasswordForm(prefix="off")
+    if not form.validate():
+        return _account_page(*_account_forms(), status=400, totp_off_form=form)
+    try:
+        totp.disable(current_user.id, form.password.data or "", request.remote_addr or "?")
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields or {})
+        return _account_page(*_account_forms(), status=400, totp_off_form=form)
+    flash("Two-factor authentication is off: your password alone logs you in.", "success")
+    return redirect(url_for("settings.account"), code=303)
+
+
+@bp.post("/account/totp/recovery")
+@login_required
+def account_totp_recovery() -> Any:
+    """New recovery codes for the old ones (used up or lost); needs the password."""
+    form = TotpPasswordForm(prefix="rc")
+    if not form.validate():
+        return _account_page(*_account_forms(), status=400, recovery_form=form)
+    try:
+        codes = totp.new_recovery_codes(
+            current_user.id, form.password.data or "", request.remote_addr or "?"
+        )
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields or {})
+        return _account_page(*_account_forms(), status=400, recovery_form=form)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("settings.account"), code=303)
+    return _no_store(render("settings/totp_recovery.html", codes=codes, first=False))
 
 
 @bp.post("/account/timezone")

@@ -14,13 +14,19 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-RECRUITER = {"email": "rita@acme.example", "password": "pw-rita-12345"}
+RECRUITER = {"email": "rita@acme.example", "password": "pw-velvet-12345"}
 
 
 @pytest.fixture(scope="module")
 def job(server):
     server.flask(
-        "users", "create", "--email", "ops@acme.example", "--password", "pw-12345678", "--admin"
+        "users",
+        "create",
+        "--email",
+        "ops@acme.example",
+        "--password",
+        "velvet-harbour-42",
+        "--admin",
     )
     server.flask(
         "users",

@@ -55,7 +55,9 @@ def test_create_a_job_with_questions(page, server):
 @pytest.fixture(scope="module")
 def seeded(server):
     """Candidates arrive (as they would from the careers page) through the API."""
-    server.flask("users", "create", "--email", "bot@acme.example", "--password", "pw-12345678")
+    server.flask(
+        "users", "create", "--email", "bot@acme.example", "--password", "velvet-harbour-42"
+    )
     token = server.flask(
         "tokens", "create", "--email", "bot@acme.example", "--scopes", "*"
     ).splitlines()[-1]

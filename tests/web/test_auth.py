@@ -8,6 +8,8 @@ import pytest
 
 from ats.extensions import db
 
+PASSWORD = "quiet-otter-harbour-7"
+
 
 @pytest.fixture
 def _token(csrf_of):
@@ -32,7 +34,7 @@ def test_setup_creates_the_admin_and_company_then_disappears(client, _token):
             "company": "Acme <b>GmbH</b>",
             "name": "Ann",
             "email": "ann@acme.io",
-            "password": "password1",
+            "password": PASSWORD,
         },
     )
     assert r.status_code == 302 and r.headers["Location"] == "/"
@@ -43,7 +45,7 @@ def test_setup_creates_the_admin_and_company_then_disappears(client, _token):
 
 
 def test_setup_without_csrf_is_refused(client):
-    r = client.post("/setup", data={"company": "A", "email": "a@b.io", "password": "password1"})
+    r = client.post("/setup", data={"company": "A", "email": "a@b.io", "password": PASSWORD})
     assert r.status_code == 400
     assert client.get("/setup").status_code == 200  # nothing was created
 
@@ -61,7 +63,7 @@ def test_login_errors_and_success(client, make_user, _token):
     assert r.status_code == 401
     r = client.post(
         "/login?next=/jobs",
-        data={"csrf_token": token, "email": "REC@example.com", "password": "password1"},
+        data={"csrf_token": token, "email": "REC@example.com", "password": PASSWORD},
     )
     assert r.status_code == 302 and r.headers["Location"] == "/jobs"
 
@@ -74,7 +76,7 @@ def test_open_redirects_are_refused(client, make_user, _token):
         t = _token(fresh)
         r = fresh.post(
             f"/login?next={target}",
-            data={"csrf_token": t, "email": "rec@example.com", "password": "password1"},
+            data={"csrf_token": t, "email": "rec@example.com", "password": PASSWORD},
         )
         assert r.headers["Location"] == "/", target
     assert token
@@ -89,7 +91,7 @@ def test_login_is_throttled_after_repeated_failures(client, make_user, _token):
         )
         assert r.status_code == 401
     r = client.post(
-        "/login", data={"csrf_token": token, "email": "rec@example.com", "password": "password1"}
+        "/login", data={"csrf_token": token, "email": "rec@example.com", "password": PASSWORD}
     )
     assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
 
@@ -121,7 +123,7 @@ def test_remember_me_sets_a_httponly_cookie(client, make_user, _token):
         data={
             "csrf_token": token,
             "email": "rec@example.com",
-            "password": "password1",
+            "password": PASSWORD,
             "remember": "y",
         },
     )
@@ -144,3 +146,85 @@ def test_cookies_are_secure_when_served_over_https(monkeypatch, tmp_path, databa
     with app.app_context():
         db.engine.dispose()
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_login_starts_a_fresh_session(client, make_user, _token):
+    """Nothing set before the login survives it: not a planted value, not the CSRF token."""
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    with client.session_transaction() as s:
+        s["planted"] = "by someone else"
+    r = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "rec@example.com", "password": PASSWORD},
+    )
+    assert r.status_code == 302
+    with client.session_transaction() as s:
+        assert "planted" not in s and "_user_id" in s
+    assert client.get("/jobs").status_code == 200
+    # the login page's CSRF token belonged to the old session
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 400
+    fresh = _token(client, "/")
+    assert fresh != token
+    assert client.post("/logout", data={"csrf_token": fresh}).status_code == 302
+
+
+def test_logout_ends_a_copied_remember_me_cookie_too(app, client, make_user, _token):
+    make_user("rec@example.com", "recruiter")
+    token = _token(client)
+    client.post(
+        "/login",
+        data={
+            "csrf_token": token,
+            "email": "rec@example.com",
+            "password": PASSWORD,
+            "remember": "y",
+        },
+    )
+    remember = client.get_cookie("remember_token")
+    assert remember is not None
+    copy = app.test_client()
+    copy.set_cookie("remember_token", remember.value)
+    assert copy.get("/jobs").status_code == 200  # restores a session from the cookie alone
+    assert client.post("/logout", data={"csrf_token": _token(client, "/")}).status_code == 302
+    stale = app.test_client()
+    stale.set_cookie("remember_token", remember.value)
+    assert stale.get("/jobs").status_code == 302
+    assert copy.get("/jobs").status_code == 302  # and the session it had made ends as well
+
+
+def test_session_and_remember_cookies_are_lax_httponly_and_secure_over_https(
+    monkeypatch, tmp_path, databases
+):
+    from ats import create_app
+
+    monkeypatch.setenv("ATS_HTTPS", "1")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": databases.new(tmp_path), "SECRET_KEY": "t"})
+    try:
+        with app.app_context():
+            from ats.services import auth
+
+            auth.create_user("sec@example.com", PASSWORD, "Sec", "admin")
+        client = app.test_client()
+        page = client.get("/login", base_url="https://localhost")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        r = client.post(
+            "/login",
+            base_url="https://localhost",
+            headers={"Referer": "https://localhost/login"},
+            data={
+                "csrf_token": token,
+                "email": "sec@example.com",
+                "password": PASSWORD,
+                "remember": "y",
+            },  # fmt: skip
+        )
+        assert r.status_code == 302, r.text
+        cookies = {c.split("=", 1)[0]: c for c in r.headers.getlist("Set-Cookie")}
+        for name in ("session", "remember_token"):
+            assert name in cookies, cookies
+            for attribute in ("Secure", "HttpOnly", "SameSite=Lax"):
+                assert attribute in cookies[name], (name, cookies[name])
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -60,7 +60,7 @@ def post(client: Any, path: str, data: dict | None = None, **kw: Any) -> Any:
     return client.post(path, data=data, **kw)
 
 
-def login_as(app: Any, email: str, password: str = "password1") -> Any:
+def login_as(app: Any, email: str, password: str = "quiet-otter-harbour-7") -> Any:
     """Another browser, logged in through the real form."""
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
@@ -313,21 +313,25 @@ def test_admin_creates_a_user_who_can_log_in(login, app):
         client,
         "/settings/users",
         {"email": "new@example.com", "name": "New Person", "role": "interviewer",
-         "password": "longenough"},
+         "password": "long-enough-otter"},
     )  # fmt: skip
     assert r.status_code == 303
     page = client.get("/settings/users").get_data(as_text=True)
     assert "new@example.com" in page and "New Person" in page
-    other = login_as(app, "new@example.com", "longenough")
+    other = login_as(app, "new@example.com", "long-enough-otter")
     assert other.get("/settings/company").status_code == 403  # an interviewer
 
 
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"email": "not-an-email", "password": "longenough"}, "email", "not a valid e-mail"),
+        ({"email": "not-an-email", "password": "long-enough-otter"}, "email", "not a valid e-mail"),
         ({"email": "ok@example.com", "password": "short"}, "password", "at least 8"),
-        ({"email": "ok@example.com", "password": "longenough", "role": "boss"}, "role", "role"),
+        (
+            {"email": "ok@example.com", "password": "long-enough-otter", "role": "boss"},
+            "role",
+            "role",
+        ),
     ],
 )
 def test_user_create_errors_keep_input(login, data, field, message):
@@ -341,7 +345,9 @@ def test_user_create_errors_keep_input(login, data, field, message):
 
 def test_duplicate_user_is_a_conflict(login):
     client = login("admin", email="boss@example.com")
-    r = post(client, "/settings/users", {"email": "BOSS@example.com", "password": "longenough"})
+    r = post(
+        client, "/settings/users", {"email": "BOSS@example.com", "password": "long-enough-otter"}
+    )
     assert r.status_code == 409 and "exists already" in r.get_data(as_text=True)
 
 
@@ -584,7 +590,7 @@ def test_password_change_keeps_this_session_and_ends_others(login, app):
     r = post(
         here,
         "/settings/account/password",
-        {"pw-current_password": "password1", "pw-new_password": "brand-new-pass",
+        {"pw-current_password": "quiet-otter-harbour-7", "pw-new_password": "brand-new-pass",
          "pw-confirm": "brand-new-pass"},
     )  # fmt: skip
     assert r.status_code == 303
@@ -600,9 +606,9 @@ def test_password_change_keeps_this_session_and_ends_others(login, app):
     [
         ({"pw-current_password": "wrong", "pw-new_password": "brand-new-pass",
           "pw-confirm": "brand-new-pass"}, "wrong password"),
-        ({"pw-current_password": "password1", "pw-new_password": "short",
+        ({"pw-current_password": "quiet-otter-harbour-7", "pw-new_password": "short",
           "pw-confirm": "short"}, "at least 8"),
-        ({"pw-current_password": "password1", "pw-new_password": "brand-new-pass",
+        ({"pw-current_password": "quiet-otter-harbour-7", "pw-new_password": "brand-new-pass",
           "pw-confirm": "different-pass"}, "differ"),
     ],
 )  # fmt: skip
