@@ -394,6 +394,7 @@ class AuditEvent(db.Model):
     what, when, and counts, never personal data of others."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (Index(None, "actor", "at"),)  # the audit page's "who" filter, newest first
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False, index=True)
     actor: Mapped[str] = mapped_column(String(ID_LENGTH), nullable=False)
