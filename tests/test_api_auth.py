@@ -145,6 +145,13 @@ def test_no_authorization_header_is_401_with_bearer_challenge(client):
     assert_401(client.post("/xapi2/data/job", json={"title": "x"}))
 
 
+def test_without_a_token_even_an_unknown_model_is_401(client, api):
+    """The token is checked before the path: no answer tells a stranger what exists."""
+    assert_401(client.get("/xapi2/data/no_such_model"))
+    assert_401(client.get("/xapi2/data/no_such_model/x1"))
+    assert api.get("/data/no_such_model").status_code == 404
+
+
 MALFORMED_HEADERS = (
     "Basic xyz",
     "Basic dXNlcjpwYXNz",

@@ -84,8 +84,8 @@ def _model(model: str) -> F.ModelDef:
 
 
 def _guard(model: str, action: str) -> tuple[F.ModelDef, Actor]:
+    actor = authenticate()  # first: a caller without a good token learns nothing, not even 404
     mdef = _model(model)
-    actor = authenticate()
     actor.require(mdef.name, action)
     g.actor = actor
     return mdef, actor
