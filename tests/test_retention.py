@@ -683,3 +683,31 @@ def test_a_candidate_who_applies_again_meanwhile_is_kept(app, monkeypatch):
         report = retention.run(now=NOW)
         assert report.candidates == [] and report.counts["candidates"] == 0
         assert db.session.get(Candidate, cand.id) is not None
+
+
+def test_the_run_sweeps_interrupted_uploads_and_cvs_no_application_names(app):
+    import os
+    import time
+
+    with app.app_context():
+        named = files.store_cv(io.BytesIO(PDF))
+        application(candidate(), "review", NOW, cv_blob_id=named.id)  # not due: kept whole
+        unnamed_old, unnamed_new = files.store_cv(io.BytesIO(PDF)), files.store_cv(io.BytesIO(PDF))
+        root = named.path.parent
+        temp_old, temp_new = root / ".upload-crashed", root / ".upload-writing"
+        temp_old.write_bytes(b"%PDF-half"), temp_new.write_bytes(b"%PDF-half")
+        day_ago = time.time() - files.UNNAMED_MAX_AGE - 60
+        for path in (named.path, unnamed_old.path, temp_old):
+            os.utime(path, (day_ago, day_ago))
+        os.utime(unnamed_new.path, (time.time() - files.TEMP_MAX_AGE - 60,) * 2)
+
+        retention.run(now=NOW, trigger="cli")
+
+        assert sorted(p.name for p in root.iterdir()) == sorted(
+            [named.path.name, unnamed_new.path.name, temp_new.name]
+        )
+        (event,) = db.session.scalars(_RUNS).all()
+        assert event.detail["stray_files"] == 2
+        assert "unused uploaded files removed: 2" in audit.describe(event)
+        retention.run(now=NOW, trigger="cli", dry_run=True)  # a dry run removes nothing
+        assert len(list(root.iterdir())) == 3

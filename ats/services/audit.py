@@ -81,6 +81,7 @@ _KEY_WORDS: dict[str, str] = {
     "remember": "remember me",
     "email_hash": "address hash",
     "during": "during",
+    "stray_files": "unused uploaded files removed:",
 }
 _WORDS = re.compile(r"[a-z]+(_[a-z]+)+")
 # Counts an erasure or a retention run reports, in the order they are told.

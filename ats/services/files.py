@@ -14,6 +14,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +136,38 @@ def delete(blob_ids: list[str | None]) -> None:
         blob = find(blob_id)
         if blob is not None:
             blob.path.unlink(missing_ok=True)
+
+
+# An upload interrupted by a crash leaves its temporary file; an upload whose
+# application was never made (the form failed after the file was kept) leaves
+# a CV no row names. Neither is ever served; the daily retention run removes
+# them once they are old enough that no request can still be using them.
+TEMP_MAX_AGE = 3600  # seconds: an upload is written in far less
+UNNAMED_MAX_AGE = 86400  # seconds: a stored CV gets its application in the same request
+
+
+def sweep(named: set[str], now: float | None = None) -> int:
+    """Remove interrupted uploads and CVs that no application names; how many went.
+
+    ``named`` holds every blob id the database refers to, read before the call:
+    a file is only removed when it is older than that read could have missed.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    for path in _root().iterdir():
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if path.name.startswith(".upload-"):
+            stale = age > TEMP_MAX_AGE
+        else:
+            stale = (
+                path.stem not in named
+                and age > UNNAMED_MAX_AGE
+                and bool(_BLOB_ID.fullmatch(path.stem))
+            )
+        if stale and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

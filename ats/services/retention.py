@@ -483,6 +483,14 @@ def run(
     if not dry_run and done:
         with writing():
             search.forget_deleted()  # once for the whole run
+    stray_files = 0
+    if not dry_run:
+        named = set(
+            db.session.scalars(
+                select(Application.cv_blob_id).where(Application.cv_blob_id.is_not(None)).distinct()
+            )
+        )
+        stray_files = files.sweep(named)
     detail: dict[str, Any] = {
         **counts,
         "failed": len(failed),
@@ -490,6 +498,8 @@ def run(
         "trigger": trigger,
         "policy": pol.period,
     }
+    if stray_files:  # interrupted uploads and CVs no application names (files.sweep)
+        detail["stray_files"] = stray_files
     audit.record(actor, "retention_run", detail)
     if not dry_run and done:
         log.info("retention run erased %s", counts)
