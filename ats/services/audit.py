@@ -54,33 +54,14 @@ LABELS: dict[str, str] = {
     "retention_run": "Retention run",
 }
 
-# Words for detail keys; anything else is shown with its key, humanised.
+# Words for detail keys whose name alone reads badly; any other key is shown
+# humanised ("stray_files": "stray files").
 _KEY_WORDS: dict[str, str] = {
-    "ip": "from",
-    "via": "via",
     "trigger": "started by",
-    "policy": "policy",
-    "reason": "reason",
-    "role": "role",
-    "old_role": "was",
-    "new_role": "now",
     "from_role": "was",
     "to_role": "now",
-    "name": "name",
-    "token": "token",
-    "token_id": "token",
-    "hint": "token",
-    "scopes": "scopes",
     "expires_days": "expires after (days)",
-    "user": "user",
-    "user_id": "user",
-    "target": "user",
-    "target_user": "user",
-    "by": "by",
-    "method": "method",
-    "remember": "remember me",
     "email_hash": "address hash",
-    "during": "during",
     "stray_files": "unused uploaded files removed:",
 }
 _WORDS = re.compile(r"[a-z]+(_[a-z]+)+")

@@ -60,7 +60,7 @@ def test_every_action_has_a_label_and_readable_detail(app, login):
         "login": {"method": "password"},
         "login_failed": {"reason": "wrong_password", "email_hash": "ab12", "user": other},
         "token_created": {"token": "tok_1", "user": other, "scopes": ["job:read", "job:list"]},
-        "role_changed": {"user": other, "old_role": "recruiter", "new_role": "admin"},
+        "role_changed": {"user": other, "from_role": "recruiter", "to_role": "admin"},
         "candidate_erased": {"candidates": 1, "applications": 2, "notes": 0, "via": "page"},
         "retention_run": {"candidates": 3, "failed": 1, "dry_run": False, "trigger": "worker"},
     }
