@@ -53,6 +53,7 @@ from limits.errors import ConfigurationError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 
 from .errors import RateLimited
+from .services import auth
 
 OFF = ("", "off")
 _log = logging.getLogger(__name__)
@@ -250,9 +251,8 @@ class ApiRateLimit:
         self.fallback: Storage | None = None  # counts in this process while the storage fails
         self.fallback_until = 0.0
         self.known_tokens: set[str] = set()
-        self.secret = hashlib.sha256(
-            b"ats-ratelimit:" + str(app.config["SECRET_KEY"]).encode()
-        ).digest()
+        with app.app_context():  # a key of its own, derived as the token and TOTP keys are
+            self.secret = auth.derived_keys("rate limit bucket")[0][1]
         self.logger = app.logger
 
     # -- who is asking
