@@ -183,14 +183,8 @@ def _check_password(user: User, password: str, ip: str, during: str) -> None:
 
 def disable(user_id: str, password: str, ip: str) -> None:
     """Switch TOTP off (or drop a pending enrolment); the password proves it is the user."""
-    user = _user(user_id)
-    _check_password(user, password, ip, "totp_disable")
-    with writing():
-        user = _user(user_id)
-        was_on = user.totp_enabled
-        _clear(user)
-        if was_on:
-            audit.record(user_id, "totp_disabled", {"user": user_id, "by": "self"})
+    _check_password(_user(user_id), password, ip, "totp_disable")
+    _switch_off(user_id, user_id, "self")
 
 
 def reset(user_id: str) -> bool:
@@ -199,20 +193,21 @@ def reset(user_id: str) -> bool:
     Returns whether TOTP was on. The user logs in with the password alone and
     may enrol again.
     """
+    return _switch_off(user_id, None, "operator")
+
+
+def _switch_off(user_id: str, actor: str | None, by: str) -> bool:
+    """Forget the secret and recovery codes; audited when TOTP was on (returned)."""
     with writing():
         user = _user(user_id)
         was_on = user.totp_enabled
-        _clear(user)
+        user.totp_secret = None
+        user.totp_enabled_at = None
+        user.totp_last_step = None
+        user.totp_recovery = None
         if was_on:
-            audit.record(None, "totp_disabled", {"user": user_id, "by": "operator"})
+            audit.record(actor, "totp_disabled", {"user": user_id, "by": by})
     return was_on
-
-
-def _clear(user: User) -> None:
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    user.totp_recovery = None
 
 
 def new_recovery_codes(user_id: str, password: str, ip: str) -> list[str]:
