@@ -54,6 +54,8 @@ from typing import IO, Any
 from flask import current_app
 from sqlalchemy.engine import URL
 
+from . import files
+
 FORMAT = "ats-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -64,7 +66,6 @@ SECRET = "secret_key"  # noqa: S105 - a file name
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 ATTEMPTS = 3  # snapshots tried when files vanish between the snapshot and their copy
 CHUNK = 1 << 20
-_BLOB_NAME = re.compile(r"blob_[0-9A-Z]{26}\.(pdf|docx?)")
 # SQLite's unix VFS: every connection to a WAL database holds a read lock on
 # this byte of the -shm file while it is open ("DMS", UNIX_SHM_BASE + 8).
 _SHM_DMS_BYTE = 128
@@ -205,14 +206,6 @@ def _sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_file(path: Path) -> None:
     with path.open("rb+") as fh:
         os.fsync(fh.fileno())
@@ -319,9 +312,9 @@ def create(path: Path) -> Manifest:
         if _is_archive(path):
             _pack(stage, path, manifest)
         else:
-            _fsync_dir(stage)
+            files.fsync_dir(stage)
             os.rename(stage, path)
-            _fsync_dir(parent)
+            files.fsync_dir(parent)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return manifest
@@ -461,7 +454,7 @@ def _copy_uploads(stage: Path, manifest: Manifest) -> set[str]:
     target = stage / FILES / "cv"
     target.mkdir(parents=True, exist_ok=True)
     for entry in sorted(root.iterdir()):
-        if not _BLOB_NAME.fullmatch(entry.name):
+        if not files.BLOB_FILE.fullmatch(entry.name):
             continue  # an upload being written (.upload-...), or not ours
         try:
             src = entry.open("rb")
@@ -473,7 +466,7 @@ def _copy_uploads(stage: Path, manifest: Manifest) -> set[str]:
             os.fsync(dst.fileno())
         manifest.files[f"{FILES}/cv/{entry.name}"] = {"bytes": size, "sha256": digest}
         copied.add(entry.name.split(".")[0])
-    _fsync_dir(target)
+    files.fsync_dir(target)
     return copied
 
 
@@ -511,7 +504,7 @@ def _pack(stage: Path, path: Path, manifest: Manifest) -> None:
                 tar.add(stage / name, arcname=name, recursive=False)
         _fsync_file(Path(tmp))
         os.rename(tmp, path)
-        _fsync_dir(path.parent)
+        files.fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -872,7 +865,7 @@ def _swap_uploads(stage: Path, cv_root: Path) -> None:
     """The backup's files take the place of ``cv/`` by renames in one directory."""
     new = stage / FILES / "cv"
     new.mkdir(parents=True, exist_ok=True)
-    _fsync_dir(new)
+    files.fsync_dir(new)
     old = None
     if cv_root.exists():
         old = stage / "cv.replaced"
@@ -883,7 +876,7 @@ def _swap_uploads(stage: Path, cv_root: Path) -> None:
         if old is not None:
             os.rename(old, cv_root)
         raise
-    _fsync_dir(cv_root.parent)
+    files.fsync_dir(cv_root.parent)
 
 
 def _restore_secret(stage: Path, manifest: Manifest) -> str:

@@ -32,6 +32,8 @@ KINDS = {
     "doc": "application/msword",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
+# a stored CV's file name: <blob id>.<kind>
+BLOB_FILE = re.compile(rf"({_BLOB_ID.pattern})\.({'|'.join(KINDS)})")
 DEFAULT_MAX_CV_BYTES = 10 * 1024 * 1024
 
 
@@ -101,14 +103,14 @@ def store_cv(stream: IO[bytes], field: str = "cv") -> Blob:
             os.fsync(fh.fileno())
         final = root / f"{blob_id}.{kind}"
         os.replace(tmp, final)
-        _fsync_dir(root)  # the rename too, before a row may name the file
+        fsync_dir(root)  # the rename too, before a row may name the file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Blob(blob_id, kind, final)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable: without it a power cut after the
     database commit (``synchronous=FULL``) could keep the row and lose the file."""
     fd = os.open(path, os.O_RDONLY)
