@@ -170,18 +170,26 @@ def _check_note(
         errors["parent_id"] = f"no {kind} with id {parent_id}"
 
 
-def _check_note_author(obj: Any, values: dict[str, Any], actor: Actor) -> None:
+def note_editable_by(note: Any, actor: Actor) -> bool:
     """A note is shown under its author's name: only they change its text or
-    privacy (issue 8; the pages' rule, now the API's too). Anyone who sees it may pin it."""
-    if set(values) - {"pinned"} and obj.created_by != actor.user_id:
+    privacy (pages and API alike). Anyone who sees it may pin it."""
+    return note.created_by == actor.user_id
+
+
+def note_removable_by(note: Any, actor: Actor) -> bool:
+    """A note goes by its author or an admin."""
+    return note.created_by == actor.user_id or actor.role == "admin"
+
+
+def _check_note_author(obj: Any, values: dict[str, Any], actor: Actor) -> None:
+    if set(values) - {"pinned"} and not note_editable_by(obj, actor):
         raise Forbidden("only the note's author may change its body or privacy")
 
 
 def check_remove(mdef: F.ModelDef, obj: Any, actor: Actor) -> None:
     """Before a DELETE: a note goes by its author or an admin (as on the pages)."""
-    if mdef.name == "application_note" and obj.created_by != actor.user_id:
-        if actor.role != "admin":
-            raise Forbidden("only the note's author or an admin may delete it")
+    if mdef.name == "application_note" and not note_removable_by(obj, actor):
+        raise Forbidden("only the note's author or an admin may delete it")
 
 
 _CHECKS = {

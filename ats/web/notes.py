@@ -37,7 +37,7 @@ from .. import fields as F
 from ..errors import NotFound
 from ..extensions import db
 from ..models import User
-from ..services import records
+from ..services import records, rules
 from ..services.auth import Actor
 from ..services.markdown import render_markdown
 from .access import actor, is_htmx, render
@@ -119,8 +119,8 @@ def _views(notes: list[Any], me: Actor) -> list[NoteView]:
         NoteView(
             note=n,
             author=names.get(n.created_by or "", "a former user"),
-            mine=n.created_by == me.user_id,
-            can_delete=n.created_by == me.user_id or me.role == "admin",
+            mine=rules.note_editable_by(n, me),
+            can_delete=rules.note_removable_by(n, me),
         )
         for n in notes
     ]
@@ -318,7 +318,7 @@ def edit(note_id: str) -> Any:
     """Edit in place (HTMX swaps the note for the form and back) or on a page of its own."""
     me = actor()
     note = _get_note(note_id, me)
-    if note.created_by != me.user_id or not me.allows("application_note", "update"):
+    if not rules.note_editable_by(note, me) or not me.allows("application_note", "update"):
         abort(403)
     next_url = _next_for(note)
     context = {
