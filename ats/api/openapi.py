@@ -270,9 +270,19 @@ ERROR_STATUSES = {
     "the current window (ATS_API_RATE_LIMIT); Retry-After says when to try again",
 }
 
-# One application per candidate and job (ats.services.rules.check_unique): the only
-# uniqueness across fields, so the only one the field tables do not carry.
-UNIQUE_TOGETHER = {"application": ("job_id", "candidate_id")}
+def unique_together(mdef: F.ModelDef) -> list[tuple[str, ...]]:
+    """The table's uniqueness across several columns (one application per candidate
+    and job), read off the model: the field tables carry one-field rules only."""
+    from sqlalchemy import UniqueConstraint
+
+    from ..services.records import model_class
+
+    table = model_class(mdef).__table__
+    return [
+        tuple(c.name for c in con.columns)
+        for con in table.constraints
+        if isinstance(con, UniqueConstraint) and len(con.columns) > 1
+    ]
 
 
 def conflicts(mdef: F.ModelDef) -> dict[str, str]:
@@ -282,8 +292,7 @@ def conflicts(mdef: F.ModelDef) -> dict[str, str]:
     unique = [f.name for f in mdef.fields if f.unique or f.unique_ci]
     out: dict[str, str] = {}
     taken = list(unique)
-    if mdef.name in UNIQUE_TOGETHER:
-        taken.append(" and ".join(UNIQUE_TOGETHER[mdef.name]))
+    taken += [" and ".join(cols) for cols in unique_together(mdef)]
     if taken or mdef.singleton:
         why = [f"{name} is taken" for name in taken]
         if mdef.singleton:
