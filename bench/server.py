@@ -23,7 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.live import BIN, free_port  # noqa: E402 - after the path is set
+from tests.live import (  # noqa: E402 - after the path is set
+    children,
+    free_port,
+    start_gunicorn,
+    stop_gunicorn,
+)
 
 
 class Gunicorn:
@@ -34,6 +39,7 @@ class Gunicorn:
         self.tmp = Path(tempfile.mkdtemp(prefix="ats-bench-srv-"))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.tmp / "server.log"
         self.env = {
             **os.environ,
             "ATS_DATABASE_URL": db_url,
@@ -52,34 +58,16 @@ class Gunicorn:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Gunicorn:
-        subprocess.run(
-            [BIN / "flask", "--app", "app", "db", "upgrade"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - the child keeps it
-        self.proc = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "python:ats.gunicorn_conf", "app:app"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_http(self.base + "/healthz", self.proc)
+        self.proc = start_gunicorn(self.env, self.log_path, timeout=60)
         return self
 
     def worker_pids(self) -> list[int]:
         assert self.proc is not None
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [int(p) for p in path.read_text().split()]
+        return children(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        if self.proc is not None:
+            stop_gunicorn(self.proc, grace=30)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

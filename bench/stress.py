@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -37,7 +36,8 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
-from bench.server import BIN, Gunicorn, machine  # noqa: E402
+from bench.server import Gunicorn, machine  # noqa: E402
+from tests.live import flask  # noqa: E402
 from tests.load import (  # noqa: E402
     Client,
     admin_token,
@@ -91,13 +91,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
         if args.backup:
             time.sleep(args.seconds / 2)
             b0 = time.time()
-            subprocess.run(
-                [BIN / "flask", "--app", "app", "backup", str(work / "backup.tar")],
-                cwd=ROOT,
-                env=server.env,
-                check=True,
-                capture_output=True,
-            )
+            flask(server.env, "backup", str(work / "backup.tar"), timeout=None)
             b1 = time.time()
             with tarfile.open(work / "backup.tar") as tar:
                 manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
@@ -111,7 +105,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
         for proc in writers:
             proc.join(args.seconds + 120)
         elapsed = time.monotonic() - started
-        log = (server.tmp / "server.log").read_text()
+        log = server.log_path.read_text()
     finally:
         server.stop()  # also removes its folder (the log was read above)
     outcome = check(load, url)

@@ -30,7 +30,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (gunicorn's workers), from /proc."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -41,6 +41,67 @@ def _children(pid: int) -> list[int]:
         if f"\nPPid:\t{pid}\n" in text:
             found.append(int(status.parent.name))
     return found
+
+
+def flask(env: dict[str, str], *args: str, timeout: float | None = 60) -> str:
+    """Run an operator command (`flask --app app ...`) with ``env``; its stdout."""
+    done = subprocess.run(
+        [BIN / "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+    )
+    return done.stdout
+
+
+def start_gunicorn(
+    env: dict[str, str], log_path: Path, timeout: float = 30
+) -> subprocess.Popen[bytes]:
+    """Start the server as `make run` does: ``flask db upgrade``, then gunicorn with
+    ats/gunicorn_conf.py (which reads ``ATS_HOST``, ``ATS_PORT``, ``ATS_WORKERS``...
+    from ``env``), its output to ``log_path``. Returns once /healthz answers; if it
+    does not within ``timeout`` seconds, stops it and raises with the log."""
+    flask(env, "db", "upgrade")
+    log = open(log_path, "w")  # noqa: SIM115 - the server writes it until stopped
+    proc = subprocess.Popen(
+        [BIN / "gunicorn", "-c", "python:ats.gunicorn_conf", "app:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()  # the child holds its own descriptor
+    health = f"http://{env['ATS_HOST']}:{env['ATS_PORT']}/healthz"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(health, timeout=2):  # noqa: S310 - loopback
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_gunicorn(proc)
+                raise RuntimeError(log_path.read_text()) from None
+            time.sleep(0.2)
+
+
+def stop_gunicorn(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """SIGTERM, and after ``grace`` seconds SIGKILL for gunicorn and its workers."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        # A worker forked just as the master got SIGTERM inherits the
+        # master's handlers and misses the signal; gunicorn would wait
+        # its 30 s graceful timeout for it. We are done with it: kill them.
+        for pid in children(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 class LiveServer:
@@ -66,16 +127,7 @@ class LiveServer:
 
     def flask(self, *args: str) -> str:
         """Run an operator command against this server's database; its stdout."""
-        done = subprocess.run(
-            [BIN / "flask", "--app", "app", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        return done.stdout
+        return flask(self.env, *args)
 
     def admin_token(self, email: str = "ops@example.com", scopes: str = "*") -> str:
         """A user (made on first use) and a new token of theirs with these scopes."""
@@ -107,39 +159,11 @@ class LiveServer:
             return exc.code, json.loads(exc.read() or b"null")
 
     def start(self) -> LiveServer:
-        self.flask("db", "upgrade")
-        log = open(self.log_path, "w")  # noqa: SIM115 - the server writes it until stop()
-        self.proc = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "python:ats.gunicorn_conf", "app:app"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()  # the child holds its own descriptor
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url("/healthz"), timeout=2):  # noqa: S310
-                    return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(self.log_path.read_text()) from None
-                time.sleep(0.2)
+        self.proc = start_gunicorn(self.env, self.log_path)
+        return self
 
     def stop(self) -> str:
         """Stop the server; its log."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                # A worker forked just as the master got SIGTERM inherits the
-                # master's handlers and misses the signal; gunicorn would wait
-                # its 30 s graceful timeout for it. The test is over: kill them.
-                for pid in _children(self.proc.pid):
-                    os.kill(pid, signal.SIGKILL)
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_gunicorn(self.proc)
         return self.log_path.read_text() if self.log_path.exists() else ""
