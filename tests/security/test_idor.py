@@ -464,31 +464,26 @@ def test_revoked_and_expired_tokens_are_refused_on_every_api_route(app, world):
 # --- ids of another object where the URL or the form names a parent -------------------
 
 
+def _note_on_an_application(client: Any, parent_id: str) -> Any:
+    """The pages' note form, naming ``parent_id`` as the application."""
+    return client.post(
+        "/notes",
+        data={
+            "csrf_token": client.csrf,
+            "parent_kind": "application",
+            "parent_id": parent_id,
+            f"note-{parent_id}-body": "x",
+        },
+    )
+
+
 def _note_parent_of_another_kind_or_out_of_sight(world):
     iv, admin = world["iv"], world["admin"]
     theirs = world["theirs"]
     # a job id where an application is named: no such application
-    r = admin.post(
-        "/notes",
-        data={
-            "csrf_token": admin.csrf,
-            "parent_kind": "application",
-            "parent_id": theirs["job"]["id"],
-            f"note-{theirs['job']['id']}-body": "x",
-        },
-    )
-    assert r.status_code == 404
+    assert _note_on_an_application(admin, theirs["job"]["id"]).status_code == 404
     # the interviewer names an application of the other job
-    r = iv.post(
-        "/notes",
-        data={
-            "csrf_token": iv.csrf,
-            "parent_kind": "application",
-            "parent_id": theirs["application"]["id"],
-            f"note-{theirs['application']['id']}-body": "x",
-        },
-    )
-    assert r.status_code == 404
+    assert _note_on_an_application(iv, theirs["application"]["id"]).status_code == 404
     listing = world["api"].get(f"/data/application_note?parent_id={theirs['application']['id']}")
     assert [n["data"]["body"] for n in listing.get_json()["items"]] == ["public note theirs"]
 

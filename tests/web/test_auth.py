@@ -16,6 +16,12 @@ def _token(csrf_of):
     return csrf_of
 
 
+def _log_in_rec(client, token: str, password: str = PASSWORD, **extra: str):
+    """The login form for rec@example.com (made by each test with ``make_user``)."""
+    data = {"csrf_token": token, "email": "rec@example.com", "password": password, **extra}
+    return client.post("/login", data=data)
+
+
 def test_setup_creates_the_admin_and_company_then_disappears(client, _token):
     assert client.get("/").headers["Location"].startswith("/login")
     assert client.get("/login").headers["Location"] == "/setup"
@@ -86,13 +92,8 @@ def test_login_is_throttled_after_repeated_failures(client, make_user, _token):
     make_user("rec@example.com", "recruiter")
     token = _token(client)
     for _ in range(5):
-        r = client.post(
-            "/login", data={"csrf_token": token, "email": "rec@example.com", "password": "x"}
-        )
-        assert r.status_code == 401
-    r = client.post(
-        "/login", data={"csrf_token": token, "email": "rec@example.com", "password": PASSWORD}
-    )
+        assert _log_in_rec(client, token, password="x").status_code == 401
+    r = _log_in_rec(client, token)
     assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
 
 
@@ -117,16 +118,7 @@ def test_logout_needs_post_and_csrf(login):
 
 def test_remember_me_sets_a_httponly_cookie(client, make_user, _token):
     make_user("rec@example.com", "recruiter")
-    token = _token(client)
-    r = client.post(
-        "/login",
-        data={
-            "csrf_token": token,
-            "email": "rec@example.com",
-            "password": PASSWORD,
-            "remember": "y",
-        },
-    )
+    r = _log_in_rec(client, _token(client), remember="y")
     cookies = r.headers.getlist("Set-Cookie")
     remember = [c for c in cookies if c.startswith("remember_token=")]
     assert remember and "HttpOnly" in remember[0]
@@ -154,10 +146,7 @@ def test_login_starts_a_fresh_session(client, make_user, _token):
     token = _token(client)
     with client.session_transaction() as s:
         s["planted"] = "by someone else"
-    r = client.post(
-        "/login",
-        data={"csrf_token": token, "email": "rec@example.com", "password": PASSWORD},
-    )
+    r = _log_in_rec(client, token)
     assert r.status_code == 302
     with client.session_transaction() as s:
         assert "planted" not in s and "_user_id" in s
@@ -171,16 +160,7 @@ def test_login_starts_a_fresh_session(client, make_user, _token):
 
 def test_logout_ends_a_copied_remember_me_cookie_too(app, client, make_user, _token):
     make_user("rec@example.com", "recruiter")
-    token = _token(client)
-    client.post(
-        "/login",
-        data={
-            "csrf_token": token,
-            "email": "rec@example.com",
-            "password": PASSWORD,
-            "remember": "y",
-        },
-    )
+    _log_in_rec(client, _token(client), remember="y")
     remember = client.get_cookie("remember_token")
     assert remember is not None
     copy = app.test_client()
