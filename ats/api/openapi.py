@@ -270,6 +270,7 @@ ERROR_STATUSES = {
     "the current window (ATS_API_RATE_LIMIT); Retry-After says when to try again",
 }
 
+
 def unique_together(mdef: F.ModelDef) -> list[tuple[str, ...]]:
     """The table's uniqueness across several columns (one application per candidate
     and job), read off the model: the field tables carry one-field rules only."""
