@@ -209,19 +209,19 @@ def login(app: Flask, make_user):
         user_id = make_user(email, role)
         client = app.test_client()
         page = client.get("/login")
-        token = _csrf_from(page.get_data(as_text=True))
+        token = csrf_from(page.get_data(as_text=True))
         r = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
         assert r.status_code == 302, r.get_data(as_text=True)
         client.user_id = user_id  # type: ignore[attr-defined]
         # login starts a fresh session, so the login page's token is gone: take the new one
-        client.csrf = _csrf_from(client.get("/").get_data(as_text=True))  # type: ignore[attr-defined]
+        client.csrf = csrf_from(client.get("/").get_data(as_text=True))  # type: ignore[attr-defined]
         return client
 
     _logins: list[str] = []
     return make
 
 
-def _csrf_from(html: str) -> str:
+def csrf_from(html: str) -> str:
     import re
 
     m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
@@ -236,6 +236,6 @@ def csrf_of():
     """``csrf_of(client, "/login")``: the CSRF token a page hands out."""
 
     def get(client: FlaskClient, path: str = "/login") -> str:
-        return _csrf_from(client.get(path).get_data(as_text=True))
+        return csrf_from(client.get(path).get_data(as_text=True))
 
     return get

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from conftest import PASSWORD, csrf_from
 from sqlalchemy import event, select, text
 
 from ats.extensions import db
@@ -24,20 +25,11 @@ from ats.ids import new_id
 from ats.models import ApiToken, AuditEvent, User, utcnow
 from ats.services import auth, totp
 
-PASSWORD = "quiet-otter-harbour-7"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-def csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'"X-CSRFToken": "([^"]+)"', html
-    )
-    assert m, "no CSRF token on the page"
-    return m.group(1)
 
 
 def events(app, action: str | None = None) -> list[AuditEvent]:
@@ -338,7 +330,7 @@ def test_password_rules(password, problem):
 
 
 def test_the_setup_page_refuses_a_common_password(client):
-    token = csrf(client.get("/setup").get_data(as_text=True))
+    token = csrf_from(client.get("/setup").get_data(as_text=True))
     data = {"csrf_token": token, "company": "Acme", "email": "ann@acme.io", "name": "Ann"}
     r = client.post("/setup", data={**data, "password": "password1"})
     assert r.status_code == 200 and "too easy to guess" in r.get_data(as_text=True)
@@ -387,7 +379,7 @@ def test_new_users_and_new_passwords_follow_the_policy(app, login):
 def log_in(app, email: str, password: str = PASSWORD, **extra: str) -> Any:
     """A new client after the password step; returns (client, response)."""
     client = app.test_client()
-    token = csrf(client.get("/login").get_data(as_text=True))
+    token = csrf_from(client.get("/login").get_data(as_text=True))
     r = client.post(
         "/login",
         data={"csrf_token": token, "email": email, "password": password, **extra},
@@ -399,7 +391,7 @@ def send_code(client, code: str) -> Any:
     page = client.get("/login/code")
     assert page.status_code == 200, page.status_code
     return client.post(
-        "/login/code", data={"csrf_token": csrf(page.get_data(as_text=True)), "code": code}
+        "/login/code", data={"csrf_token": csrf_from(page.get_data(as_text=True)), "code": code}
     )
 
 
@@ -564,7 +556,7 @@ def test_the_code_step_expires_and_ends_with_the_sessions(app, login):
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     client, _r = log_in(app, "admin-0@example.com")
     admin.post("/logout", data={"csrf_token": admin.csrf})  # ends every session of the user
-    token = csrf(client.get("/login").get_data(as_text=True))
+    token = csrf_from(client.get("/login").get_data(as_text=True))
     r = client.post("/login/code", data={"csrf_token": token, "code": next_code(secret, 1)})
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     assert client.get("/jobs").status_code == 302

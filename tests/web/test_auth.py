@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import PASSWORD
 
 from ats.extensions import db
-
-PASSWORD = "quiet-otter-harbour-7"
 
 
 @pytest.fixture
